@@ -1,0 +1,148 @@
+"""The registry of export formats, and detection of a file's format from its header.
+
+A format is data, not code (``ExportFormat``): its header signature, the aliases of each
+canonical column, how its rows are shaped, and its export limits. Adding a format is adding
+one description in ``analyzer.formats.definitions`` plus a sample file; the ingest code does
+not change.
+
+Header matching is tolerant, because what no public file shows verbatim is unconfirmed: names
+are compared ignoring case, spaces, quotes, ``-`` and ``_`` and a trailing ``(UTC)``; column
+order is never assumed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+#: How the rows of a format map to canonical rows.
+#: - ``event``: one row is one event for one or more recipients (``a;b`` with statuses ``x;y``)
+#: - ``recipient_events``: one row per message; ``recipient_status`` holds
+#:   ``addr##Event, Event;addr##Event`` (enhanced summary)
+#: - ``status``: one row is a message x recipient with its final status (summaries, API)
+RowShape = Literal["event", "recipient_events", "status"]
+Container = Literal["csv", "tracking_log", "json"]
+
+
+def normalize_header(name: str) -> str:
+    """Normalize a header for tolerant matching: ``"Date (UTC)"`` -> ``"date"``."""
+    name = name.strip().strip("\ufeff").strip().strip('"').strip("'").lower()
+    name = re.sub(r"\(\s*utc\s*\)$", "", name)
+    return re.sub(r"[\s_\-\"'.]+", "", name)
+
+
+@dataclass(frozen=True)
+class ExportFormat:
+    """Declarative description of one export format.
+
+    Attributes:
+        name: short stable name, shown to users and stored as ``report_type``.
+        title: what a user calls it.
+        container: how the file is laid out (CSV, tracking log with ``#Fields:``, JSON).
+        columns: canonical column -> header names that fill it (any spelling that
+            normalizes the same matches).
+        signature: canonical columns that must all be filled for the format to match.
+        row_shape: how rows map to canonical rows (see ``RowShape``).
+        time_column: the canonical column whose value is the row's time (``event_time``).
+        time_basis: ``event`` when that time is the event's own, ``message`` when it is the
+            time the message was received.
+        values: per canonical column, a mapping of normalized exported values to canonical
+            ones (e.g. enhanced summary event words to event ids).
+        status_rules: for formats that say what happened in several columns (Defender):
+            ordered (column, substring, reported_status) rules; the first that matches wins.
+        limits: row counts at which this export is cut off by the service.
+        preamble: regular expression of lines that may precede the header (``#TYPE``).
+    """
+
+    name: str
+    title: str
+    container: Container
+    columns: Mapping[str, tuple[str, ...]]
+    signature: tuple[str, ...]
+    row_shape: RowShape
+    time_column: str = "event_time"
+    time_basis: str = "event"
+    values: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    status_rules: tuple[tuple[str, str, str], ...] = ()
+    limits: tuple[int, ...] = ()
+    preamble: str | None = None
+
+    def header_map(self, headers: list[str]) -> dict[int, str]:
+        """Map header positions to canonical columns; unmapped positions are left out.
+
+        When several headers could fill one column, the alias listed first wins.
+        """
+        positions = {}
+        for position, header in enumerate(headers):
+            positions.setdefault(normalize_header(header), position)
+        mapped: dict[int, str] = {}
+        for column, aliases in self.columns.items():
+            for alias in aliases:
+                position = positions.get(normalize_header(alias))
+                if position is not None and position not in mapped:
+                    mapped[position] = column
+                    break
+        return mapped
+
+    def matches(self, headers: list[str]) -> tuple[bool, int, list[str]]:
+        """Whether ``headers`` carry this format's signature.
+
+        Returns:
+            (matches, number of headers this format maps, the signature columns missing,
+            each named by its first alias)
+        """
+        mapped = self.header_map(headers)
+        filled = set(mapped.values())
+        missing = [self.columns[c][0] for c in self.signature if c not in filled]
+        return not missing, len(mapped), missing
+
+
+from analyzer.formats.definitions import REGISTRY  # noqa: E402
+
+BY_NAME: dict[str, ExportFormat] = {spec.name: spec for spec in REGISTRY}
+
+
+def detect(headers: list[str], container: Container) -> ExportFormat | None:
+    """The best format of ``container`` kind whose signature ``headers`` carry, or None.
+
+    When several match, the one that maps the most headers wins; ties go to the format
+    listed first in the registry (more specific formats are listed first).
+    """
+    best: tuple[int, int, ExportFormat] | None = None
+    for order, spec in enumerate(REGISTRY):
+        if spec.container != container:
+            continue
+        ok, mapped, _ = spec.matches(headers)
+        if ok and (best is None or (mapped, -order) > (best[0], best[1])):
+            best = (mapped, -order, spec)
+    return best[2] if best else None
+
+
+def closest(headers: list[str], container: Container | None = None) -> tuple[ExportFormat, list[str]]:
+    """The format whose signature is nearest to ``headers`` and what it misses (for messages)."""
+    ranked = sorted(
+        (
+            (len(spec.matches(headers)[2]), -spec.matches(headers)[1], order, spec)
+            for order, spec in enumerate(REGISTRY)
+            if container is None or spec.container == container
+        ),
+        key=lambda item: item[:3],
+    )
+    spec = ranked[0][3]
+    return spec, spec.matches(headers)[2]
+
+
+def get(name: str) -> ExportFormat:
+    """The format called ``name``; raises ``OptionError`` naming the known ones."""
+    from analyzer.errors import OptionError
+
+    try:
+        return BY_NAME[name]
+    except KeyError:
+        known = ", ".join(BY_NAME)
+        raise OptionError(f"unknown format {name!r}; known formats: {known}") from None
+
+
+__all__ = ["BY_NAME", "REGISTRY", "ExportFormat", "closest", "detect", "get", "normalize_header"]
