@@ -88,7 +88,9 @@ COLUMNS: tuple[Column, ...] = (
     Column("reference", pa.string(), "Reference to another message (DSN, inbox-rule forward)."),
     Column("total_bytes", pa.int64(), "Message size in bytes."),
     Column("recipient_count", pa.int32(), "Number of recipients of the original event row."),
-    Column("directionality", pa.string(), "Direction as exported (Incoming, Originating, 1, 2...)."),
+    Column(
+        "directionality", pa.string(), "Direction as exported (Incoming, Originating, 1, 2...)."
+    ),
     Column(
         "direction",
         pa.string(),
@@ -129,7 +131,7 @@ COLUMNS: tuple[Column, ...] = (
         "in an export is lost.",
     ),
     # Provenance
-    Column("input_id", pa.string(), "Id of the input file (first 16 hex digits of its sha256)."),
+    Column("input_id", pa.string(), "Id of the input file in its case (in-001, in-002, ...)."),
     Column("line", pa.int64(), "Line in the input file where this row starts (1 = first line)."),
     Column("report_type", pa.string(), "Format of the input file (extended, summary, ...)."),
     Column(

@@ -120,7 +120,9 @@ def detect(headers: list[str], container: Container) -> ExportFormat | None:
     return best[2] if best else None
 
 
-def closest(headers: list[str], container: Container | None = None) -> tuple[ExportFormat, list[str]]:
+def closest(
+    headers: list[str], container: Container | None = None
+) -> tuple[ExportFormat, list[str]]:
     """The format whose signature is nearest to ``headers`` and what it misses (for messages)."""
     ranked = sorted(
         (

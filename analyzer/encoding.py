@@ -1,0 +1,272 @@
+"""Text encodings: detect a file's encoding on a bounded sample, and transcode it as a stream.
+
+Detection order (the first that decides wins):
+
+1. a byte order mark (UTF-8, UTF-16 LE/BE, UTF-32 LE/BE);
+2. the NUL-byte pattern of BOM-less UTF-16 (Exchange Online downloads are commonly UTF-16 LE
+   *without* a BOM, so a header reads ``d\\0a\\0t\\0e\\0`` as bytes);
+3. strict UTF-8 on the sample (ASCII is UTF-8);
+4. chardet on the sample, falling back to cp1252 (what Excel writes on Western Windows).
+
+The sample is bounded (at most ``SAMPLE_SIZE`` bytes: the head of the file plus a few windows
+spread through it, so a cp1252 accent on line 30,000 is still seen); a whole file is never read
+to detect its encoding.
+
+``TranscodingReader`` turns any input into UTF-8 for the CSV parser, chunk by chunk. Bytes that
+are not valid in the detected encoding are never silently replaced: each is recorded with its
+byte offset, and the rows that contain one are rejected at ingest with that offset.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import chardet
+
+from analyzer.errors import InputError, OptionError
+
+SAMPLE_SIZE = 64 * 1024
+HEAD_SIZE = 32 * 1024
+WINDOWS = 4
+CHUNK_SIZE = 4 * 1024 * 1024
+#: The character undecodable bytes are replaced with in the stream handed to the parser; rows
+#: holding it are rejected (see ``TranscodingReader.errors``).
+REPLACEMENT = "\ufffd"
+
+BOMS: tuple[tuple[bytes, str], ...] = (
+    # UTF-32 first: its LE BOM starts with the UTF-16 LE BOM.
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """The detected (or forced) encoding of a file.
+
+    Attributes:
+        name: Python codec name without a BOM suffix (``utf-8``, ``utf-16-le``, ``cp1252``).
+        bom: whether the file starts with a byte order mark.
+        bom_length: how many bytes the BOM takes (skipped when reading).
+        how: how it was decided, in words (shown by ``inspect``).
+    """
+
+    name: str
+    bom: bool
+    bom_length: int
+    how: str
+
+
+def read_sample(path: Path, size: int = SAMPLE_SIZE) -> tuple[bytes, list[bytes]]:
+    """The head of the file and a few windows spread through the rest (``size`` bytes in all).
+
+    Returns:
+        (head, windows); windows are empty for files that fit in the head.
+    """
+    with open(path, "rb") as handle:
+        head = handle.read(HEAD_SIZE)
+        handle.seek(0, io.SEEK_END)
+        total = handle.tell()
+        windows: list[bytes] = []
+        if total > HEAD_SIZE:
+            window = (size - HEAD_SIZE) // WINDOWS
+            span = total - HEAD_SIZE - window
+            for k in range(1, WINDOWS + 1):
+                offset = HEAD_SIZE + (span * k) // WINDOWS
+                handle.seek(max(HEAD_SIZE, offset))
+                windows.append(handle.read(window))
+    return head, windows
+
+
+def _canonical_codec_name(name: str) -> str:
+    codec = codecs.lookup(name).name  # e.g. 'windows-1252' -> 'cp1252', 'utf_8' -> 'utf-8'
+    if codec in ("ascii", "utf-8-sig"):
+        return "utf-8"
+    if codec == "utf-16":
+        return "utf-16-le"
+    # ISO-8859-1 is what chardet calls most Western text; cp1252 is what Windows wrote (it also
+    # holds the euro sign and curly quotes where Latin-1 has control characters).
+    if codec in ("latin-1", "iso8859-1", "iso8859-15"):
+        return "cp1252"
+    return codec.replace("_", "-")
+
+
+def _utf16_by_nul_pattern(head: bytes) -> str | None:
+    """utf-16-le / utf-16-be when the NUL bytes sit on odd / even positions, else None."""
+    sample = head[: 4096 - (len(head[:4096]) % 2)]
+    if len(sample) < 4:
+        return None
+    even = sample[0::2].count(0)
+    odd = sample[1::2].count(0)
+    half = len(sample) // 2
+    if odd > 0.3 * half and even < 0.05 * half:
+        return "utf-16-le"
+    if even > 0.3 * half and odd < 0.05 * half:
+        return "utf-16-be"
+    return None
+
+
+def _valid_utf8(head: bytes, windows: list[bytes]) -> bool:
+    """Strict UTF-8 over the sample, tolerating characters cut at the window edges."""
+    continuation = bytes(range(0x80, 0xC0))
+    for k, part in enumerate([head, *windows]):
+        if k:
+            part = part.lstrip(continuation)  # a window may start inside a character
+        try:
+            # final=False: a character cut at the end of the window is not an error
+            codecs.getincrementaldecoder("utf-8")().decode(part, final=False)
+        except UnicodeDecodeError:
+            return False
+    return True
+
+
+def detect_encoding(path: Path, forced: str | None = None) -> Encoding:
+    """Detect the encoding of ``path`` from a bounded sample (or validate a forced one).
+
+    Raises:
+        OptionError: ``forced`` is not a known encoding.
+        InputError: the file looks binary (NUL bytes that are not UTF-16).
+    """
+    head, windows = read_sample(path)
+    bom_name, bom_length = None, 0
+    for bom, name in BOMS:
+        if head.startswith(bom):
+            bom_name, bom_length = name, len(bom)
+            break
+    if forced:
+        try:
+            name = _canonical_codec_name(forced)
+        except LookupError:
+            raise OptionError(
+                f"unknown encoding {forced!r} (try utf-8, utf-16-le, cp1252)"
+            ) from None
+        # A BOM of the forced encoding is still skipped.
+        skip = bom_length if bom_name == name else 0
+        return Encoding(name, skip > 0, skip, "forced by --encoding")
+    if bom_name:
+        return Encoding(bom_name, True, bom_length, "byte order mark")
+    utf16 = _utf16_by_nul_pattern(head)
+    if utf16:
+        return Encoding(utf16, False, 0, "NUL-byte pattern of UTF-16 without BOM")
+    if b"\x00" in head:
+        raise InputError(
+            str(path),
+            "looks like a binary file, not a text export (it holds NUL bytes that are not "
+            "UTF-16 text). Export the message trace as CSV and try again.",
+        )
+    if _valid_utf8(head, windows):
+        return Encoding("utf-8", False, 0, "valid UTF-8")
+    sample = head + b"\n".join(windows)
+    guess = chardet.detect(sample)
+    name = guess.get("encoding")
+    confidence = guess.get("confidence") or 0.0
+    if name and confidence >= 0.5:
+        try:
+            codec = _canonical_codec_name(name)
+            if codec not in ("utf-8",):
+                return Encoding(codec, False, 0, f"chardet ({confidence:.2f} confidence)")
+        except LookupError:
+            pass
+    return Encoding("cp1252", False, 0, "fallback (not UTF-8; chardet undecided)")
+
+
+class _ErrorRecorder:
+    """Codec error handler that records the byte offset of every undecodable sequence."""
+
+    def __init__(self) -> None:
+        self.offsets: list[int] = []
+        self.base = 0  # byte offset in the file of the data being decoded
+
+    def __call__(self, error: UnicodeError) -> tuple[str, int]:
+        if not isinstance(error, UnicodeDecodeError):
+            raise error
+        self.offsets.append(self.base + error.start)
+        return REPLACEMENT, error.end
+
+
+_ACTIVE: list[_ErrorRecorder] = []
+
+
+def _dispatch(error: UnicodeError) -> tuple[str, int]:
+    return _ACTIVE[-1](error)
+
+
+codecs.register_error("msgtrace-record", _dispatch)
+
+
+class TranscodingReader(io.RawIOBase):
+    """A read-only binary stream of UTF-8, decoded chunk by chunk from a file in any encoding.
+
+    Args:
+        path: the input file (opened read-only).
+        encoding: its detected encoding; the BOM, if any, is skipped.
+        on_bytes: called with the number of input bytes consumed (for progress bars).
+
+    Attributes:
+        error_offsets: byte offsets (in the file) of undecodable byte sequences.
+        newlines: physical line breaks seen so far.
+    """
+
+    def __init__(self, path: Path, encoding: Encoding, on_bytes=None):
+        super().__init__()
+        self._raw = open(path, "rb")  # noqa: SIM115 - closed in close()
+        self._raw.seek(encoding.bom_length)
+        self._offset = encoding.bom_length
+        self._decoder = codecs.getincrementaldecoder(encoding.name)(errors="msgtrace-record")
+        self._recorder = _ErrorRecorder()
+        self._buffer = b""
+        self._eof = False
+        self._on_bytes = on_bytes
+        self.error_offsets = self._recorder.offsets
+
+    def readable(self) -> bool:
+        return True
+
+    def _fill(self) -> None:
+        chunk = self._raw.read(CHUNK_SIZE)
+        final = not chunk
+        pending = getattr(self._decoder, "buffer", b"")
+        pending_length = len(pending) if isinstance(pending, bytes) else 0
+        self._recorder.base = self._offset - pending_length
+        _ACTIVE.append(self._recorder)
+        try:
+            text = self._decoder.decode(chunk, final=final)
+        finally:
+            _ACTIVE.pop()
+        self._offset += len(chunk)
+        if self._on_bytes and chunk:
+            self._on_bytes(len(chunk))
+        self._buffer += text.encode("utf-8")
+        self._eof = final
+
+    def read(self, size: int = -1) -> bytes:
+        while not self._eof and (size < 0 or len(self._buffer) < size):
+            self._fill()
+        if size < 0:
+            size = len(self._buffer)
+        data, self._buffer = self._buffer[:size], self._buffer[size:]
+        return data
+
+    def readinto(self, target) -> int:
+        data = self.read(len(target))
+        target[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+def decode_head(path: Path, encoding: Encoding, size: int = HEAD_SIZE) -> str:
+    """The first ``size`` bytes of the file decoded (for header and format detection)."""
+    with open(path, "rb") as handle:
+        handle.seek(encoding.bom_length)
+        data = handle.read(size)
+    decoder = codecs.getincrementaldecoder(encoding.name)(errors="replace")
+    return decoder.decode(data, final=False)

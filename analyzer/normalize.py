@@ -1,0 +1,390 @@
+"""Raw export rows -> canonical events, vectorized over one batch at a time.
+
+The input is a batch of string columns under the file's own headers, already mapped to
+canonical columns by the format's description (``ExportFormat.header_map``); the output is a
+table in ``analyzer.schema.EVENT_SCHEMA`` plus the rows that had to be rejected, with reasons.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from analyzer import schema
+from analyzer.formats import ExportFormat
+from analyzer.timestamps import parse_timestamps
+
+#: Columns whose text is kept exactly as exported (everything else is trimmed).
+VERBATIM = {
+    "message_subject",
+    "custom_data",
+    "message_info",
+    "event_data",
+    "event_detail",
+    "source_context",
+}
+INTEGER_COLUMNS = {"total_bytes": pa.int64(), "recipient_count": pa.int32()}
+
+# directionality: the summary reports write 1 = inbound, 2 = outbound; tracking rows write
+# Incoming / Originating; Defender writes Inbound / Outbound / Intra-org.
+DIRECTIONS = {
+    "1": "inbound",
+    "incoming": "inbound",
+    "inbound": "inbound",
+    "2": "outbound",
+    "outgoing": "outbound",
+    "outbound": "outbound",
+    "originating": "originating",
+    "intraorg": "internal",
+    "intra-org": "internal",
+    "internal": "internal",
+    "3": "internal",
+}
+
+# A status list splits at ';' only where a new status begins: SMTP replies themselves hold
+# ';' (550 5.1.1 RESOLVER.ADR.RecipNotFound; not found).
+STATUS_SPLIT = r";\s*((?:[245]\d\d\b)|(?:To|Cc|Bcc)$|(?:To|Cc|Bcc);)"
+UNIT_SEPARATOR = "\x1f"
+
+
+@dataclass
+class Batch:
+    """A batch of canonical events and the rows of it that were rejected."""
+
+    events: pa.Table
+    rejected: list[tuple[int, str]] = field(default_factory=list)  # (line, reason)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _null_if_empty(column: pa.Array) -> pa.Array:
+    return pc.if_else(pc.equal(column, ""), pa.scalar(None, pa.string()), column)
+
+
+def _extras(table: pa.Table, headers: list[str], positions: list[int]) -> pa.Array:
+    """The unmapped columns of each row as a map header -> value (empty values left out)."""
+    n = table.num_rows
+    if not positions or n == 0:
+        return pa.MapArray.from_arrays(
+            pa.array(np.zeros(n + 1, dtype=np.int32)),
+            pa.array([], pa.string()),
+            pa.array([], pa.string()),
+        )
+    columns = [table.column(p).combine_chunks().cast(pa.string()) for p in positions]
+    valid = np.column_stack(
+        [pc.fill_null(pc.not_equal(c, ""), False).to_numpy(zero_copy_only=False) for c in columns]
+    )
+    rows, cols = np.nonzero(valid)  # row-major: entries of a row stay together, in header order
+    counts = valid.sum(axis=1)
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+    values = pa.concat_arrays(columns).take(pa.array(cols.astype(np.int64) * n + rows))
+    keys = pa.array([headers[p] for p in positions], pa.string()).take(pa.array(cols))
+    return pa.MapArray.from_arrays(pa.array(offsets), keys, values)
+
+
+def _position_in_list(lengths: np.ndarray) -> np.ndarray:
+    """For flattened lists of these lengths, each element's position in its own list."""
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    return np.arange(int(lengths.sum())) - np.repeat(starts, lengths)
+
+
+def _split_recipients(
+    columns: dict[str, pa.Array], n: int
+) -> tuple[dict[str, pa.Array], np.ndarray]:
+    """One row per recipient: ``a;b`` with statuses ``x;y`` becomes two rows.
+
+    Returns:
+        the exploded columns and, for each output row, the index of its input row.
+    """
+    recipients = columns.get("recipient_address")
+    if (
+        recipients is None
+        or not pc.any(pc.fill_null(pc.match_substring(recipients, ";"), False)).as_py()
+    ):
+        return columns, np.arange(n)
+    address_lists = pc.split_pattern(pc.fill_null(recipients, ""), ";")
+    parent = pc.list_parent_indices(address_lists).to_numpy()
+    counts = pc.list_value_length(address_lists).to_numpy()
+    position = _position_in_list(counts)
+    addresses = _null_if_empty(pc.utf8_trim_whitespace(pc.list_flatten(address_lists)))
+    exploded = {name: column.take(pa.array(parent)) for name, column in columns.items()}
+    exploded["recipient_address"] = addresses
+    status = columns.get("recipient_status")
+    if status is not None:
+        marked = pc.replace_substring_regex(
+            pc.fill_null(status, ""), STATUS_SPLIT, UNIT_SEPARATOR + r"\1"
+        )
+        status_lists = pc.split_pattern(marked, UNIT_SEPARATOR)
+        status_counts = pc.list_value_length(status_lists).to_numpy()
+        # one status per recipient: take the k-th; a single status applies to all recipients;
+        # any other count keeps the whole text on every recipient (nothing invented).
+        per_recipient = status_counts[parent] == counts[parent]
+        starts = np.concatenate([[0], np.cumsum(status_counts)[:-1]])
+        index = np.where(per_recipient, starts[parent] + position, 0)
+        flat = pc.list_flatten(status_lists)
+        picked = (
+            flat.take(pa.array(np.clip(index, 0, max(len(flat) - 1, 0))))
+            if len(flat)
+            else pa.nulls(len(parent), pa.string())
+        )
+        whole = status.take(pa.array(parent))
+        exploded["recipient_status"] = _null_if_empty(
+            pc.utf8_trim_whitespace(pc.if_else(pa.array(per_recipient), picked, whole))
+        )
+    return exploded, parent
+
+
+def _split_recipient_events(columns: dict[str, pa.Array], n: int):
+    """Enhanced summary: ``a@x##Receive, Deliver;b@y##Receive, Fail`` -> one row per event."""
+    text = pc.fill_null(columns.get("recipient_status", pa.nulls(n, pa.string())), "")
+    recipients = pc.split_pattern(text, ";")
+    recipient_parent = pc.list_parent_indices(recipients).to_numpy()
+    flat = pc.list_flatten(recipients)
+    pairs = pc.split_pattern(flat, "##", max_splits=1)
+    address = pc.utf8_trim_whitespace(
+        pc.list_element(
+            pc.if_else(
+                pc.greater(pc.list_value_length(pairs), 0), pairs, pa.scalar([""], pairs.type)
+            ),
+            0,
+        )
+    )
+    has_events = pc.equal(pc.list_value_length(pairs), 2)
+    events_text = pc.if_else(
+        has_events,
+        pc.list_element(pc.if_else(has_events, pairs, pa.scalar(["", ""], pairs.type)), 1),
+        "",
+    )
+    event_lists = pc.split_pattern_regex(events_text, r"\s*,\s*")
+    event_parent = pc.list_parent_indices(event_lists).to_numpy()
+    sequence = _position_in_list(pc.list_value_length(event_lists).to_numpy())
+    row = recipient_parent[event_parent]
+    exploded = {name: column.take(pa.array(row)) for name, column in columns.items()}
+    exploded["recipient_address"] = _null_if_empty(address.take(pa.array(event_parent)))
+    exploded["event_id"] = _null_if_empty(pc.utf8_trim_whitespace(pc.list_flatten(event_lists)))
+    # the cell keeps its recipient's part verbatim: "a@x##Receive, Deliver"
+    exploded["recipient_status"] = None
+    exploded["event_seq"] = pa.array(sequence.astype(np.int16))
+    return exploded, row
+
+
+def parse_custom_data(custom_data: pa.Array) -> pa.Array:
+    """``S:SFA=SUM|SFV=SPM;S:K=v`` -> map {SFA: SUM, SFA.SFV: SPM, K: v} (see schema)."""
+    n = len(custom_data)
+    sections = pc.split_pattern(pc.fill_null(custom_data, ""), ";")
+    section_parent = pc.list_parent_indices(sections).to_numpy()
+    section_text = pc.replace_substring_regex(pc.list_flatten(sections), r"^\s*S:", "")
+    pairs = pc.split_pattern(section_text, "|")
+    pair_parent = pc.list_parent_indices(pairs).to_numpy()
+    pair_text = pc.list_flatten(pairs)
+    lengths = pc.list_value_length(pairs).to_numpy()
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    first_of_section = np.zeros(len(pair_parent), dtype=bool)
+    first_of_section[starts[lengths > 0]] = True
+    kv = pc.split_pattern(pair_text, "=", max_splits=1)
+    kv_len = pc.list_value_length(kv).to_numpy()
+    safe = pc.if_else(pa.array(kv_len == 2), kv, pa.scalar(["", ""], kv.type))
+    keys = pc.list_element(safe, 0)
+    values = pc.list_element(safe, 1)
+    # the section's name is its first key: S:SFA=SUM|SFV=SPM -> SFA, SFA.SFV
+    section_names = keys.take(
+        pa.array(starts[np.minimum(np.arange(len(lengths)), len(lengths) - 1)])
+    )
+    section_of_pair = section_names.take(pa.array(pair_parent)) if len(lengths) else keys
+    qualified = pc.if_else(
+        pa.array(first_of_section),
+        keys,
+        pc.binary_join_element_wise(section_of_pair, keys, "."),
+    )
+    keep = (kv_len == 2) & (
+        pc.fill_null(pc.not_equal(keys, ""), False).to_numpy(zero_copy_only=False)
+    )
+    row = section_parent[pair_parent]
+    counts = np.bincount(row[keep], minlength=n)
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+    order = np.flatnonzero(keep)
+    return pa.MapArray.from_arrays(
+        pa.array(offsets), qualified.take(pa.array(order)), values.take(pa.array(order))
+    )
+
+
+def _status_rules(spec: ExportFormat, columns: dict[str, pa.Array], n: int) -> pa.Array:
+    """reported_status from the format's ordered (column, substring, status) rules."""
+    result = pa.nulls(n, pa.string())
+    for column_name, needle, status in reversed(spec.status_rules):
+        column = columns.get(column_name)
+        if column is None:
+            continue
+        hit = pc.fill_null(pc.match_substring(pc.utf8_lower(column), needle), False)
+        result = pc.if_else(hit, pa.scalar(status), result)
+    return result
+
+
+def event_keys(table: pa.Table) -> pa.Array:
+    """Content hash of each event over ``schema.KEY_COLUMNS`` (16 hex digits).
+
+    Two rows with the same key are the same event seen twice (overlapping exports).
+    """
+    n = table.num_rows
+    if n == 0:
+        return pa.array([], pa.string())
+    parts = []
+    for name in schema.KEY_COLUMNS:
+        if name == "custom_data_fields":  # derived from custom_data
+            continue
+        column = table.column(name)
+        if not pa.types.is_string(column.type):
+            column = (
+                pc.cast(column, pa.string())
+                if not pa.types.is_timestamp(column.type)
+                else pc.cast(pc.cast(column, pa.int64()), pa.string())
+            )
+        parts.append(pc.fill_null(column, "\x00"))
+    joined = pc.binary_join_element_wise(*parts, UNIT_SEPARATOR)
+    hashes = pd.util.hash_array(joined.to_numpy(zero_copy_only=False), categorize=False)
+    return hex_strings(hashes)
+
+
+def hex_strings(values: np.ndarray) -> pa.Array:
+    """uint64 values as 16-digit lower-case hex strings, without a per-value Python call."""
+    text = values.astype(">u8").tobytes().hex().encode("ascii")
+    offsets = pa.py_buffer(np.arange(0, 16 * len(values) + 1, 16, dtype=np.int32).tobytes())
+    return pa.StringArray.from_buffers(len(values), offsets, pa.py_buffer(text))
+
+
+@dataclass
+class FileContext:
+    """What normalization needs to know about the file a batch comes from."""
+
+    input_id: str
+    report_type: str
+    dayfirst: bool = False
+    input_tz: str = "UTC"
+    decode_errors: bool = False  # the file had undecodable bytes (rows with U+FFFD rejected)
+
+
+def to_canonical(
+    table: pa.Table,
+    headers: list[str],
+    spec: ExportFormat,
+    header_map: dict[int, str],
+    lines: np.ndarray,
+    context: FileContext,
+) -> Batch:
+    """Normalize one batch of raw rows (string columns, in header order) to canonical events.
+
+    Args:
+        table: the raw batch; column k holds the values of ``headers[k]``.
+        headers: the file's header names (as written).
+        spec: the file's format.
+        header_map: header position -> canonical column (``spec.header_map(headers)``).
+        lines: for each row, the line of the file it starts on.
+        context: provenance and parsing choices for the file.
+    """
+    n = table.num_rows
+    rejected: list[tuple[int, str]] = []
+    warnings: list[str] = []
+    columns: dict[str, pa.Array] = {}
+    for position, name in header_map.items():
+        column = table.column(position).combine_chunks().cast(pa.string())
+        if name not in VERBATIM:
+            column = pc.utf8_trim_whitespace(column)
+        columns[name] = _null_if_empty(column)
+    unmapped = [p for p in range(len(headers)) if p not in header_map]
+    columns["extras"] = _extras(table, headers, unmapped)
+    raw_time = columns.get("event_time", pa.nulls(n, pa.string()))
+
+    # Rows hold undecodable bytes (replaced by U+FFFD in the stream): reject them, never store
+    # a replaced value.
+    keep = np.ones(n, dtype=bool)
+    if context.decode_errors:
+        damaged = np.zeros(n, dtype=bool)
+        for position in range(len(headers)):
+            column = table.column(position)
+            damaged |= pc.fill_null(pc.match_substring(column, "\ufffd"), False).to_numpy(
+                zero_copy_only=False
+            )
+        for line in lines[damaged]:
+            rejected.append(
+                (
+                    int(line),
+                    "holds bytes that are not valid in the file's encoding "
+                    "(re-run with --encoding if the encoding was misdetected)",
+                )
+            )
+        keep &= ~damaged
+
+    # Times: every canonical row needs one.
+    times = parse_timestamps(raw_time, dayfirst=context.dayfirst, input_tz=context.input_tz)
+    bad_time = pc.is_null(times).to_numpy(zero_copy_only=False) & keep
+    if bad_time.any():
+        header = next((headers[p] for p, c in header_map.items() if c == "event_time"), "time")
+        raw_values = raw_time.to_pylist()
+        for index in np.flatnonzero(bad_time)[:10000]:
+            value = raw_values[index]
+            reason = (
+                f"no {header} value"
+                if value is None
+                else f"unreadable {header} value {value[:60]!r}"
+            )
+            rejected.append((int(lines[index]), reason))
+        if bad_time.sum() > 10000:
+            rejected.extend(
+                (int(line), f"unreadable {header} value")
+                for line in lines[np.flatnonzero(bad_time)[10000:]]
+            )
+        keep &= ~bad_time
+    columns["event_time"] = times
+
+    for name, arrow_type in INTEGER_COLUMNS.items():
+        if name in columns:
+            text = columns[name]
+            digits = pc.fill_null(pc.match_substring_regex(text, r"^\d{1,18}$"), False)
+            columns[name] = pc.cast(
+                pc.if_else(digits, text, pa.scalar(None, pa.string())), arrow_type
+            )
+            odd = pc.sum(pc.and_(pc.invert(digits), pc.is_valid(text))).as_py() or 0
+            if odd:
+                warnings.append(f"{odd} {name} value(s) are not whole numbers; left empty")
+
+    if spec.status_rules:
+        columns["reported_status"] = _status_rules(spec, columns, n)
+
+    row_index = np.arange(n)
+    if spec.row_shape == "event":
+        columns, row_index = _split_recipients(columns, n)
+    elif spec.row_shape == "recipient_events":
+        columns, row_index = _split_recipient_events(columns, n)
+    m = len(row_index)
+
+    event_id = columns.get("event_id")
+    if event_id is not None:
+        columns["event_id"] = pc.utf8_upper(pc.replace_substring_regex(event_id, r"[\s_]+", ""))
+    status = columns.get("recipient_status")
+    if status is not None:
+        code = pc.extract_regex(status, r"(?P<code>\b[245]\.\d{1,3}\.\d{1,3}\b)")
+        columns["status_code"] = pc.struct_field(code, "code")
+        reply = pc.extract_regex(status, r"^(?P<reply>[245]\d\d)\b")
+        columns["smtp_reply_code"] = pc.cast(pc.struct_field(reply, "reply"), pa.int16())
+    if "directionality" in columns:
+        lowered = pc.utf8_lower(columns["directionality"])
+        keys = pa.array(list(DIRECTIONS), pa.string())
+        index = pc.index_in(lowered, value_set=keys)
+        columns["direction"] = pa.array(list(DIRECTIONS.values()), pa.string()).take(index)
+    if "custom_data" in columns:
+        columns["custom_data_fields"] = parse_custom_data(columns["custom_data"])
+
+    columns["time_basis"] = pa.array(np.full(m, spec.time_basis, dtype=object), pa.string())
+    columns["input_id"] = pa.array(np.full(m, context.input_id, dtype=object), pa.string())
+    columns["report_type"] = pa.array(np.full(m, spec.name, dtype=object), pa.string())
+    columns["line"] = pa.array(lines[row_index].astype(np.int64))
+    columns = {k: v for k, v in columns.items() if v is not None}
+    events = schema.conform(pa.table(columns))
+    events = events.filter(pa.array(keep[row_index]))
+    events = events.set_column(
+        events.schema.get_field_index("event_key"), "event_key", event_keys(events)
+    )
+    return Batch(events, rejected, warnings)

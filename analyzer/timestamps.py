@@ -1,0 +1,215 @@
+"""Timestamps of every export, parsed vectorized into UTC Arrow timestamps (ns precision).
+
+Two families are read:
+
+- ISO 8601 with up to 9 fractional digits (Exchange writes 7), with ``Z``, an offset or no zone
+  (``2022-09-05T18:10:13.4907658``: the Reporting web service omits the ``Z`` but means UTC,
+  so ISO times without a zone are UTC);
+- locale dates from summary downloads and en-US / other-locale PowerShell:
+  ``9/27/2022 10:15:30 AM``, ``27/09/2022 10:15:30``, ``27.09.2022 10:15``. Whether the day
+  or the month comes first is decided per column: one value with a first number above 12
+  means day-first, one with a second number above 12 means month-first; when no value decides,
+  month-first is assumed with a warning unless the user said ``--dayfirst``/``--monthfirst``.
+  These carry no zone: they are read in ``--input-tz`` (UTC unless told otherwise).
+
+Unparseable values become null; the caller rejects those rows with the value in the reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from analyzer.schema import TIMESTAMP
+
+ISO_PATTERN = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}([.,]\d{1,9})?)?\s*(Z|z|[+-]\d{2}:?\d{2})?$"
+ZONE_PATTERN = r"(Z|z|[+-]\d{2}:?\d{2})$"
+LOCALE_PATTERN = (
+    r"^(?P<first>\d{1,2})[/.\-](?P<second>\d{1,2})[/.\-](?P<year>\d{4})[ T,]+"
+    r"(?P<hour>\d{1,2}):(?P<minute>\d{2})(?::(?P<second_of_minute>\d{2})"
+    r"(?:[.,](?P<fraction>\d{1,9}))?)?\s*(?P<meridiem>[AaPp]\.?[Mm]\.?)?$"
+)
+
+
+@dataclass(frozen=True)
+class DayOrder:
+    """What the values of a locale-formatted column say about day/month order."""
+
+    day_first: bool  # some value has a first number above 12
+    month_first: bool  # some value has a second number above 12
+    locale_values: bool  # the column holds locale-formatted values at all
+
+    @property
+    def decided(self) -> bool:
+        return self.day_first != self.month_first
+
+
+def day_order(values: pa.Array) -> DayOrder:
+    """Evidence in ``values`` for day-first or month-first locale dates."""
+    values = pc.utf8_trim_whitespace(values)
+    parts = pc.extract_regex(values, LOCALE_PATTERN)
+    valid = pc.is_valid(parts)
+    if not pc.any(valid).as_py():
+        return DayOrder(False, False, False)
+    first = pc.cast(pc.struct_field(parts, "first"), pa.int32(), safe=False)
+    second = pc.cast(pc.struct_field(parts, "second"), pa.int32(), safe=False)
+    return DayOrder(
+        bool(pc.any(pc.greater(first, 12)).as_py()),
+        bool(pc.any(pc.greater(second, 12)).as_py()),
+        True,
+    )
+
+
+def _parse_iso(values: pa.Array) -> pa.Array:
+    """ISO 8601 strings to timestamp[ns, UTC]; non-ISO or invalid values become null."""
+    is_iso = pc.fill_null(pc.match_substring_regex(values, ISO_PATTERN), False)
+    text = pc.if_else(is_iso, values, pa.nulls(len(values), pa.string()))
+    text = pc.replace_substring_regex(text, r",(\d)", r".\1")  # 10:15:30,123 -> 10:15:30.123
+    text = pc.replace_substring_regex(text, r"\s+(Z|z|[+-]\d)", r"\1")
+    text = pc.replace_substring(text, "z", "Z")
+    zoned = pc.fill_null(pc.match_substring_regex(text, ZONE_PATTERN), False)
+    naive_text = pc.if_else(zoned, pa.nulls(len(text), pa.string()), text)
+    zoned_text = pc.if_else(zoned, text, pa.nulls(len(text), pa.string()))
+    naive = _cast_or_coerce(naive_text, pa.timestamp("ns")).cast(TIMESTAMP)
+    if not pc.any(zoned).as_py():
+        return naive
+    with_zone = _cast_or_coerce(
+        pc.replace_substring_regex(zoned_text, r"([+-]\d{2})(\d{2})$", r"\1:\2"), TIMESTAMP
+    )
+    return pc.if_else(zoned, with_zone, naive)
+
+
+def _cast_or_coerce(text: pa.Array, target: pa.DataType) -> pa.Array:
+    """Cast strings to timestamps; a value Arrow refuses (e.g. month 13) becomes null."""
+    try:
+        return pc.cast(text, target)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        import pandas as pd
+
+        series = pd.to_datetime(
+            pd.Series(text.to_pandas(), dtype=object),
+            errors="coerce",
+            format="ISO8601",
+            utc=target.tz is not None,
+        )
+        result = pa.array(series, from_pandas=True)
+        if target.tz is None and isinstance(result.type, pa.TimestampType) and result.type.tz:
+            result = result.cast(pa.timestamp("ns", "UTC")).cast(pa.timestamp("ns"))
+        return result.cast(target)
+
+
+def _int_field(parts: pa.StructArray, name: str, default: int = 0) -> np.ndarray:
+    field = pc.struct_field(parts, name)
+    ints = pc.cast(
+        pc.if_else(pc.equal(field, ""), pa.scalar(None, pa.string()), field), pa.int64(), safe=False
+    )
+    return pc.fill_null(ints, default).to_numpy(zero_copy_only=False)
+
+
+def _parse_locale(values: pa.Array, dayfirst: bool, input_tz: str) -> pa.Array:
+    """Locale date strings to timestamp[ns, UTC]; invalid values become null."""
+    parts = pc.extract_regex(values, LOCALE_PATTERN)
+    matched = pc.is_valid(parts).to_numpy(zero_copy_only=False)
+    if not matched.any():
+        return pa.nulls(len(values), TIMESTAMP)
+    first = _int_field(parts, "first")
+    second = _int_field(parts, "second")
+    day, month = (first, second) if dayfirst else (second, first)
+    year = _int_field(parts, "year", 1970)
+    hour = _int_field(parts, "hour")
+    minute = _int_field(parts, "minute")
+    seconds = _int_field(parts, "second_of_minute")
+    fraction_text = pc.fill_null(pc.struct_field(parts, "fraction"), "")
+    fraction = _int_field(
+        pa.StructArray.from_arrays(
+            [pc.utf8_rpad(pc.if_else(pc.equal(fraction_text, ""), "0", fraction_text), 9, "0")],
+            ["fraction"],
+        ),
+        "fraction",
+    )
+    meridiem = pc.utf8_lower(pc.fill_null(pc.struct_field(parts, "meridiem"), ""))
+    pm = pc.starts_with(meridiem, "p").to_numpy(zero_copy_only=False)
+    am = pc.starts_with(meridiem, "a").to_numpy(zero_copy_only=False)
+    has_meridiem = pm | am
+    hour = np.where(pm & (hour < 12), hour + 12, np.where(am & (hour == 12), 0, hour))
+    ok = (
+        matched
+        & (month >= 1)
+        & (month <= 12)
+        & (day >= 1)
+        & (day <= 31)
+        & (minute < 60)
+        & (seconds < 61)
+        & np.where(has_meridiem, (first > 0), True)
+        & (hour < 24)
+    )
+    months = (year - 1970) * 12 + np.clip(month, 1, 12) - 1
+    month_start = months.astype("datetime64[M]").astype("datetime64[D]")
+    date = month_start + (np.clip(day, 1, 31) - 1).astype("timedelta64[D]")
+    ok &= date.astype("datetime64[M]") == month_start.astype("datetime64[M]")  # e.g. 31/02
+    stamps = (
+        date.astype("datetime64[ns]")
+        + (hour * 3600 + minute * 60 + np.minimum(seconds, 59)).astype("timedelta64[s]")
+        + fraction.astype("timedelta64[ns]")
+    )
+    naive = pa.array(stamps.astype("int64"), pa.int64(), mask=~ok).cast(pa.timestamp("ns"))
+    if input_tz.upper() == "UTC":
+        return naive.cast(TIMESTAMP)
+    local = pc.assume_timezone(
+        naive, timezone=input_tz, ambiguous="earliest", nonexistent="earliest"
+    )
+    return local.cast(TIMESTAMP)
+
+
+def parse_timestamps(values: pa.Array, dayfirst: bool = False, input_tz: str = "UTC") -> pa.Array:
+    """Parse export timestamps (ISO or locale, mixed allowed) into timestamp[ns, UTC].
+
+    Args:
+        values: strings as exported.
+        dayfirst: read ambiguous locale dates day-first (see ``day_order``).
+        input_tz: IANA zone of locale-formatted times (they carry no zone).
+
+    Returns:
+        An array of the same length; null where a value is missing or unparseable.
+    """
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    values = pc.utf8_trim_whitespace(values.cast(pa.string()))
+    parsed = _parse_iso(values)
+    missing = pc.and_(pc.is_null(parsed), pc.is_valid(values))
+    if pc.any(missing).as_py():
+        parsed = pc.coalesce(parsed, _parse_locale(values, dayfirst, input_tz))
+    return parsed
+
+
+def check_time_zone(name: str) -> str:
+    """Validate an IANA time zone name; raise OptionError naming the problem."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from analyzer.errors import OptionError
+
+    if name.upper() == "UTC":
+        return "UTC"
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise OptionError(
+            f"unknown time zone {name!r}: use an IANA name such as UTC, Europe/Paris or "
+            "America/New_York"
+        ) from None
+    return name
+
+
+def iso_utc(value) -> str | None:
+    """Format a timestamp as ISO 8601 UTC with 7 fractional digits: 2022-09-19T15:02:29.3390000Z."""
+    if value is None:
+        return None
+    import pandas as pd
+
+    stamp = pd.Timestamp(value)
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    ticks = (stamp.microsecond * 1000 + stamp.nanosecond) // 100
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S") + f".{ticks:07d}Z"
