@@ -79,6 +79,7 @@ class Case:
         inputs: one record per input file, in ingest order.
         warnings: warnings that concern the whole case (not one input).
         path: the case folder, or None for a case built in memory from raw files.
+        rejected_inputs: files that could not be read at all, each with its error.
     """
 
     events: pa.Table
@@ -86,6 +87,7 @@ class Case:
     inputs: list[InputRecord]
     warnings: list[str] = field(default_factory=list)
     path: Path | None = None
+    rejected_inputs: list[InputRecord] = field(default_factory=list)
 
     def input_paths(self) -> dict[str, str]:
         """Map input_id to the input file's path as the user gave it."""

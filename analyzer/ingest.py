@@ -159,6 +159,13 @@ def _choose_format(path: Path, headers: list[str], container: str, forced: str |
     spec = formats.detect(headers, container)  # type: ignore[arg-type]
     if spec is None:
         near, missing = formats.closest(headers, container)  # type: ignore[arg-type]
+        if not near.header_map(headers):
+            raise InputError(
+                str(path),
+                "is not a message trace export: none of its columns is one msgtrace knows "
+                f"(header starts: {', '.join(h for h in headers[:6] if h)}). See "
+                "`msgtrace formats` for what it reads.",
+            )
         shown = ", ".join(h for h in headers[:6] if h) or "(empty)"
         raise InputError(
             str(path),
@@ -251,6 +258,19 @@ def _start_lines(numbers: np.ndarray, breaks: np.ndarray, state: dict) -> np.nda
     start[order] = numbers[order] + before
     state["carry"] += int(breaks.sum())
     return start
+
+
+def _mark_truncated_end(invalid: list, last_valid_record: int) -> None:
+    """Say so when the file ends in an incomplete row: the export was cut off."""
+    if invalid and invalid[-1][2] and invalid[-1][0] > last_valid_record:
+        number, breaks, reason = invalid[-1]
+        if "fields where the header has" in reason or "unterminated" in reason:
+            invalid[-1] = (
+                number,
+                breaks,
+                "the last row is incomplete: the file appears cut off (truncated) here; "
+                "download the export again",
+            )
 
 
 def read_csv_batches(
@@ -348,6 +368,7 @@ def read_csv_batches(
             state.rows_read += table.num_rows
             state.decode_error_offsets = stream.error_offsets
             yield RawBatch(table, lines), bool(stream.error_offsets)
+        _mark_truncated_end(invalid, emitted + layout.skip_rows)
         settle(None, np.array([], dtype=np.int64), np.array([], dtype=np.int64))
     except pa.ArrowInvalid as error:
         message = str(error).replace("CSV parse error: ", "")
@@ -736,6 +757,7 @@ def open_case(folder: str | Path) -> Case:
     folder = Path(folder)
     manifest = _read_manifest(folder)
     inputs = [InputRecord.from_json(item) for item in manifest.get("inputs", [])]
+    rejected_inputs = [InputRecord.from_json(i) for i in manifest.get("rejected_inputs", [])]
     events, duplicates = [], []
     for record in inputs:
         part = folder / "events" / f"{record.input_id}.parquet"
@@ -752,15 +774,17 @@ def open_case(folder: str | Path) -> Case:
         inputs=inputs,
         warnings=list(manifest.get("warnings", [])),
         path=folder,
+        rejected_inputs=rejected_inputs,
     )
 
 
-def _write_manifest(folder: Path, inputs: list[InputRecord], options: IngestOptions) -> None:
+def _write_manifest(folder: Path, case: Case) -> None:
     manifest = {
         "tool": "msgtrace",
         "tool_version": __version__,
         "case_format": CASE_FORMAT_VERSION,
-        "inputs": [record.to_json() for record in inputs],
+        "inputs": [record.to_json() for record in case.inputs],
+        "rejected_inputs": [record.to_json() for record in case.rejected_inputs],
     }
     text = json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
     partial = folder / (MANIFEST + ".partial")
@@ -806,6 +830,12 @@ def _ingest(
         record = read_input(path, input_id, options, seen, sink, progress)
         sink.commit(keep=record.error is None)
         added.append(record)
+        if record.error is not None:
+            case.rejected_inputs = [
+                r
+                for r in case.rejected_inputs
+                if (r.path, r.sha256) != (record.path, record.sha256)
+            ] + [record]
         if record.error is None:
             case.inputs.append(record)
             if digest:
@@ -841,9 +871,15 @@ def ingest_into_case(
     folder.mkdir(parents=True, exist_ok=True)
     case = open_case(folder) if is_case_folder(folder) else Case.empty()
     case.path = folder
-    keys_only = Case(case.events.select(["event_key"]), case.duplicates, case.inputs)
+    keys_only = Case(
+        case.events.select(["event_key"]),
+        case.duplicates,
+        case.inputs,
+        rejected_inputs=case.rejected_inputs,
+    )
     added = _ingest(paths, keys_only, folder, options, progress)
-    _write_manifest(folder, case.inputs, options)
+    case = keys_only
+    _write_manifest(folder, case)
     return open_case(folder), added
 
 
@@ -866,11 +902,9 @@ def load_sources(
     case = open_case(cases[0]) if cases else Case.empty()
     if raw:
         added = _ingest(raw, case, None, options, progress)
-        case.warnings.extend(f"{r.path}: {r.error}" for r in added if r.error)
         if not cases and not any(r.error is None for r in added):
             problems = "; ".join(f"{r.path}: {r.error}" for r in added) or "no files found"
             raise InputError(", ".join(str(s) for s in raw), f"nothing could be loaded: {problems}")
-        case.rejected_inputs = [r for r in added if r.error]  # type: ignore[attr-defined]
     return case
 
 

@@ -165,8 +165,8 @@ def _split_recipient_events(columns: dict[str, pa.Array], n: int):
     exploded = {name: column.take(pa.array(row)) for name, column in columns.items()}
     exploded["recipient_address"] = _null_if_empty(address.take(pa.array(event_parent)))
     exploded["event_id"] = _null_if_empty(pc.utf8_trim_whitespace(pc.list_flatten(event_lists)))
-    # the cell keeps its recipient's part verbatim: "a@x##Receive, Deliver"
-    exploded["recipient_status"] = None
+    # each event row keeps its recipient's part of the cell verbatim: "a@x##Receive, Deliver"
+    exploded["recipient_status"] = flat.take(pa.array(event_parent))
     exploded["event_seq"] = pa.array(sequence.astype(np.int16))
     return exploded, row
 
