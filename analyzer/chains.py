@@ -1244,8 +1244,10 @@ def _add_unseen_children(
     combined = pa.concat_tables([recipients, extra])
     order = pc.sort_indices(
         combined,
-        sort_keys=[("message_key", "ascending"), ("recipient_address", "ascending")],
-        null_placement="at_start",
+        sort_keys=[
+            ("message_key", "ascending", "at_start"),
+            ("recipient_address", "ascending", "at_start"),
+        ],
     )
     return combined.take(order)
 
@@ -1689,7 +1691,7 @@ def resolve_message(chains: Chains, message_id: str) -> str:
             )
     raise NotFoundError(
         f"no message with id {message_id!r} in the data (looked for it as network message id "
-        f"and Internet message id in {messages.num_rows:,} messages); check the id, or run "
+        f"and Internet message id in {messages.num_rows:,} message(s)); check the id, or run "
         "`msgtrace search` to find the message"
     )
 

@@ -1,0 +1,426 @@
+"""Search messages the way the admin center's message trace does, offline.
+
+A search runs over ``Chains.recipients``: one result per message per recipient, newest first
+(by the time the message was received), with the admin center's criteria: sender and
+recipient (``*@domain`` wildcards), time range, final status, message ids, subject text,
+sending and receiving IPs and direction. Results render as a text table, CSV (safe to open
+in Excel) or JSON; times are UTC unless a display time zone is asked for, and every time
+says which zone it is in.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from analyzer.case import Case
+from analyzer.chains import FINAL_STATUSES, Chains, build_chains
+from analyzer.errors import OptionError
+
+OUTPUT_FORMATS = ("table", "csv", "json")
+SEARCH_DIRECTIONS = ("inbound", "outbound", "internal")
+#: Results shown when no --limit is given (0 means all).
+DEFAULT_LIMIT = 1000
+
+#: Columns of a result, in order: (key, heading).
+RESULT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("time", "time"),
+    ("sender", "sender"),
+    ("recipient", "recipient"),
+    ("subject", "subject"),
+    ("final_status", "final status"),
+    ("status_code", "status code"),
+    ("direction", "direction"),
+    ("message_id", "message id"),
+    ("network_message_id", "network message id"),
+)
+
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def excel_safe(value: str) -> str:
+    """A cell value that Excel and LibreOffice show as text, never run as a formula.
+
+    Export values are untrusted: a subject such as ``=HYPERLINK("http://x","click")`` would be a
+    live formula in a spreadsheet. Cells that start with ``=``, ``+``, ``-``, ``@``, a tab or a
+    carriage return get a leading single quote.
+
+    Args:
+        value: the cell text.
+
+    Returns:
+        The text, prefixed with ``'`` when it could start a formula.
+    """
+    if value and value.startswith(_FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+@dataclass(frozen=True)
+class SearchCriteria:
+    """What to look for; every criterion given must hold (several values of one: any).
+
+    Attributes:
+        senders: sender addresses or ``*@domain`` patterns (``*`` matches anything).
+        recipients: recipient addresses or patterns, as for senders.
+        start: only messages received at or after this time (UTC-aware).
+        end: only messages received before this time.
+        statuses: final statuses (``FINAL_STATUSES``).
+        message_id: Internet message id (with or without ``<>``, any case).
+        network_message_id: network message id (any case).
+        subject: text the subject contains (any case).
+        from_ip: the IP the message came from.
+        to_ip: the IP it was sent to.
+        direction: inbound, outbound or internal.
+    """
+
+    senders: tuple[str, ...] = ()
+    recipients: tuple[str, ...] = ()
+    start: dt.datetime | None = None
+    end: dt.datetime | None = None
+    statuses: tuple[str, ...] = ()
+    message_id: str | None = None
+    network_message_id: str | None = None
+    subject: str | None = None
+    from_ip: str | None = None
+    to_ip: str | None = None
+    direction: str | None = None
+
+    @classmethod
+    def from_options(
+        cls,
+        *,
+        senders: Iterable[str] = (),
+        recipients: Iterable[str] = (),
+        start: str | None = None,
+        end: str | None = None,
+        statuses: Iterable[str] = (),
+        message_id: str | None = None,
+        network_message_id: str | None = None,
+        subject: str | None = None,
+        from_ip: str | None = None,
+        to_ip: str | None = None,
+        direction: str | None = None,
+    ) -> SearchCriteria:
+        """Criteria from the text a user typed, checked.
+
+        Times are ISO 8601 (``2024-03-01``, ``2024-03-01T10:00``, ``2024-03-01T10:00+02:00``),
+        UTC unless an offset is given; an end given as a date alone includes that whole day.
+
+        Raises:
+            OptionError: a time, status or direction that cannot be used.
+        """
+        by_lower = {s.lower(): s for s in FINAL_STATUSES}
+        checked = []
+        for status in statuses:
+            name = by_lower.get(status.strip().lower().replace(" ", ""))
+            if name is None:
+                raise OptionError(
+                    f"unknown status {status!r}; use one of: {', '.join(FINAL_STATUSES)}"
+                )
+            checked.append(name)
+        if direction is not None and direction.lower() not in SEARCH_DIRECTIONS:
+            raise OptionError(
+                f"unknown direction {direction!r}; use one of: {', '.join(SEARCH_DIRECTIONS)}"
+            )
+        start_time = parse_time(start, "--start") if start else None
+        end_time = parse_time(end, "--end", end_of_day=True) if end else None
+        if start_time and end_time and end_time <= start_time:
+            raise OptionError(f"--end ({end}) is not after --start ({start})")
+        return cls(
+            senders=tuple(s.strip() for s in senders if s.strip()),
+            recipients=tuple(r.strip() for r in recipients if r.strip()),
+            start=start_time,
+            end=end_time,
+            statuses=tuple(dict.fromkeys(checked)),
+            message_id=message_id,
+            network_message_id=network_message_id,
+            subject=subject,
+            from_ip=from_ip.strip() if from_ip else None,
+            to_ip=to_ip.strip() if to_ip else None,
+            direction=direction.lower() if direction else None,
+        )
+
+
+def parse_time(text: str, option: str = "time", *, end_of_day: bool = False) -> dt.datetime:
+    """An ISO 8601 time typed by a user, as an aware UTC datetime.
+
+    Args:
+        text: ``2024-03-01``, ``2024-03-01 10:00``, ``2024-03-01T10:00:00Z``,
+            ``2024-03-01T12:00+02:00``...; without an offset the time is UTC.
+        option: the option's name, for the error message.
+        end_of_day: a date without a time means the end of that day (midnight after it).
+
+    Raises:
+        OptionError: the text is not an ISO time.
+    """
+    value = text.strip()
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise OptionError(
+            f"{option}: {text!r} is not an ISO 8601 time; write e.g. 2024-03-01 or "
+            "2024-03-01T10:00:00 (UTC) or 2024-03-01T12:00:00+02:00"
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    if end_of_day and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        parsed += dt.timedelta(days=1)
+    return parsed.astimezone(dt.UTC)
+
+
+def display_zone(name: str | None) -> ZoneInfo | None:
+    """The zone to show times in; None for UTC.
+
+    Raises:
+        OptionError: the name is not an IANA time zone.
+    """
+    if not name or name.upper() in ("UTC", "Z", "ETC/UTC"):
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise OptionError(
+            f"--display-tz: unknown time zone {name!r}; use an IANA name such as "
+            "Europe/Paris or America/New_York"
+        ) from None
+
+
+def _address_mask(values: pa.ChunkedArray, patterns: Sequence[str]) -> pa.ChunkedArray:
+    """Rows whose address matches any pattern (exact, case-insensitive; ``*`` is a wildcard)."""
+    parts = []
+    for pattern in patterns:
+        regex = ".*".join(re.escape(piece) for piece in pattern.lower().split("*"))
+        parts.append(f"^(?:{regex})$")
+    lowered = pc.utf8_lower(pc.utf8_trim_whitespace(values))
+    return pc.fill_null(pc.match_substring_regex(lowered, "|".join(parts)), False)
+
+
+def _id_mask(values: pa.ChunkedArray, wanted: str) -> pa.ChunkedArray:
+    def clean(text):
+        text = pc.utf8_lower(pc.utf8_trim_whitespace(text))
+        return pc.utf8_trim_whitespace(pc.replace_substring_regex(text, r"^<|>$", ""))
+
+    target = wanted.strip().lower().removeprefix("<").removesuffix(">").strip()
+    return pc.fill_null(pc.equal(clean(values), target), False)
+
+
+def search(chains: Chains, criteria: SearchCriteria, limit: int | None = None) -> pa.Table:
+    """The recipients that match, newest first.
+
+    Args:
+        chains: the chains of the case.
+        criteria: what to look for.
+        limit: at most this many results (None or 0: all).
+
+    Returns:
+        Rows of ``Chains.recipients`` (``RECIPIENT_SCHEMA``), sorted by first_time
+        descending, then message_key and recipient address.
+    """
+    table = chains.recipients
+    mask = pa.chunked_array([pa.array([True] * table.num_rows, pa.bool_())])
+    c = criteria
+
+    def both(extra):
+        return pc.and_(mask, extra)
+
+    if c.senders:
+        mask = both(_address_mask(table["sender_address"], c.senders))
+    if c.recipients:
+        mask = both(_address_mask(table["recipient_address"], c.recipients))
+    if c.start is not None:
+        mask = both(
+            pc.fill_null(pc.greater_equal(table["first_time"], pd.Timestamp(c.start)), False)
+        )
+    if c.end is not None:
+        mask = both(pc.fill_null(pc.less(table["first_time"], pd.Timestamp(c.end)), False))
+    if c.statuses:
+        mask = both(pc.is_in(table["final_status"], value_set=pa.array(list(c.statuses))))
+    if c.message_id:
+        mask = both(_id_mask(table["message_id"], c.message_id))
+    if c.network_message_id:
+        mask = both(_id_mask(table["network_message_id"], c.network_message_id))
+    if c.subject:
+        mask = both(
+            pc.fill_null(
+                pc.match_substring(table["message_subject"], c.subject, ignore_case=True), False
+            )
+        )
+    if c.from_ip:
+        mask = both(pc.fill_null(pc.equal(table["from_ip"], c.from_ip), False))
+    if c.to_ip:
+        mask = both(pc.fill_null(pc.equal(table["to_ip"], c.to_ip), False))
+    if c.direction:
+        mask = both(pc.fill_null(pc.equal(table["direction"], c.direction), False))
+    found = table.filter(mask)
+    order = pc.sort_indices(
+        found,
+        sort_keys=[
+            ("first_time", "descending", "at_end"),
+            ("message_key", "ascending", "at_end"),
+            ("recipient_address", "ascending", "at_end"),
+        ],
+    )
+    found = found.take(order)
+    if limit:
+        found = found.slice(0, limit)
+    return found
+
+
+def _time_text(value: Any, zone: ZoneInfo | None) -> str:
+    if value is None or pd.isna(value):
+        return ""
+    stamp = pd.Timestamp(value)
+    if zone is not None:
+        stamp = stamp.tz_convert(zone)
+    return stamp.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def result_rows(found: pa.Table, display_tz: str | None = None) -> list[dict[str, Any]]:
+    """The results as dicts with the ``RESULT_COLUMNS`` keys (times as text in the zone)."""
+    zone = display_zone(display_tz)
+    rows = []
+    for r in found.select(
+        [
+            "first_time",
+            "sender_address",
+            "recipient_address",
+            "message_subject",
+            "final_status",
+            "status_code",
+            "direction",
+            "message_id",
+            "network_message_id",
+        ]
+    ).to_pylist():
+        rows.append(
+            {
+                "time": _time_text(r["first_time"], zone),
+                "sender": r["sender_address"] or "",
+                "recipient": r["recipient_address"] or "",
+                "subject": r["message_subject"] or "",
+                "final_status": r["final_status"],
+                "status_code": r["status_code"] or "",
+                "direction": r["direction"],
+                "message_id": r["message_id"] or "",
+                "network_message_id": r["network_message_id"] or "",
+            }
+        )
+    return rows
+
+
+def zone_label(display_tz: str | None) -> str:
+    """How the times of a result are labelled: ``UTC`` or the zone's name."""
+    zone = display_zone(display_tz)
+    return "UTC" if zone is None else str(zone.key)
+
+
+def _clip(text: str, width: int) -> str:
+    text = " ".join(text.split())  # newlines and tabs of subjects would break the table
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _check_format(output_format: str) -> None:
+    if output_format not in OUTPUT_FORMATS:
+        raise OptionError(
+            f"unknown output format {output_format!r}; use one of: {', '.join(OUTPUT_FORMATS)}"
+        )
+
+
+def render(found: pa.Table, output_format: str = "table", display_tz: str | None = None) -> str:
+    """Search results as text.
+
+    Args:
+        found: from ``search``.
+        output_format: ``table`` (aligned text), ``csv`` (formula-safe) or ``json``.
+        display_tz: IANA zone to show times in (default UTC); the zone is named in the
+            heading (table, CSV) or in each record's ``time_zone`` (JSON).
+
+    Raises:
+        OptionError: unknown format or time zone.
+    """
+    _check_format(output_format)
+    rows = result_rows(found, display_tz)
+    label = zone_label(display_tz)
+    headings = [f"time ({label})" if key == "time" else heading for key, heading in RESULT_COLUMNS]
+    if output_format == "json":
+        records = [{"time_zone": label, **row} for row in rows]
+        return json.dumps(records, indent=2, ensure_ascii=False) + "\n"
+    if output_format == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\r\n")
+        writer.writerow(headings)
+        for row in rows:
+            writer.writerow([excel_safe(str(row[key])) for key, _ in RESULT_COLUMNS])
+        return buffer.getvalue()
+    return _table_text(rows, headings)
+
+
+_TABLE_WIDTHS = {"sender": 32, "recipient": 32, "subject": 40, "message_id": 40}
+
+
+def _table_text(rows: list[dict[str, Any]], headings: list[str]) -> str:
+    keys = [key for key, _ in RESULT_COLUMNS]
+    cells = [[_clip(str(row[key]), _TABLE_WIDTHS.get(key, 60)) for key in keys] for row in rows]
+    widths = [max([len(headings[i])] + [len(line[i]) for line in cells]) for i in range(len(keys))]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headings, widths, strict=True)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    for line in cells:
+        lines.append("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
+    return "\n".join(lines) + "\n"
+
+
+@dataclass
+class SearchOutput:
+    """What ``msgtrace search`` prints: the rendered results and how many there were."""
+
+    text: str
+    shown: int
+    total: int
+    notes: list[str] = field(default_factory=list)
+
+
+def search_case(
+    case: Case,
+    criteria: SearchCriteria,
+    *,
+    output_format: str = "table",
+    limit: int | None = DEFAULT_LIMIT,
+    display_tz: str | None = None,
+) -> SearchOutput:
+    """Build the chains of a case, search them and render the results.
+
+    Args:
+        case: the loaded case.
+        criteria: what to look for.
+        output_format: table, csv or json.
+        limit: at most this many results (None or 0: all).
+        display_tz: IANA zone to show times in (default UTC).
+
+    Raises:
+        OptionError: a bad format or time zone.
+    """
+    display_zone(display_tz)  # a bad zone fails before the work
+    _check_format(output_format)
+    found = search(build_chains(case), criteria)
+    total = found.num_rows
+    shown = found.slice(0, limit) if limit else found
+    notes = []
+    if shown.num_rows < total:
+        notes.append(
+            f"showing the {shown.num_rows:,} newest of {total:,} results; use --limit 0 to show all"
+        )
+    if total == 0:
+        notes.append("no message matches these criteria")
+    return SearchOutput(render(shown, output_format, display_tz), shown.num_rows, total, notes)
