@@ -216,7 +216,8 @@ def ingest(paths: tuple[Path, ...], case_dir: Path, strict: bool, **kwargs: Any)
 
     kwargs["strict"] = strict
     options = _ingest_options_from(kwargs)
-    case, added = ingest_into_case(list(paths), case_dir, options, progress=_progress())
+    result = ingest_into_case(list(paths), case_dir, options, progress=_progress())
+    added = result.added
     _report_problems(added)
     for record in added:
         if record.status == "already_in_case":
@@ -227,7 +228,7 @@ def ingest(paths: tuple[Path, ...], case_dir: Path, strict: bool, **kwargs: Any)
                 f"{record.rows_read:,} rows read, {record.rows_ingested:,} ingested, "
                 f"{record.rows_duplicate:,} duplicate, {record.rows_rejected:,} rejected"
             )
-    click.echo(f"case {case_dir}: {case.events.num_rows:,} events from {len(case.inputs)} input(s)")
+    click.echo(f"case {case_dir}: {result.events:,} events from {len(result.inputs)} input(s)")
     if not any(r.status != "rejected" for r in added) and added:
         raise click.ClickException("nothing could be loaded (see the messages above)")
     if strict and any(r.rows_rejected or r.error for r in added):

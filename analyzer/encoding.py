@@ -219,6 +219,7 @@ class TranscodingReader(io.RawIOBase):
         self._raw.seek(encoding.bom_length)
         self._offset = encoding.bom_length
         self._decoder = codecs.getincrementaldecoder(encoding.name)(errors="msgtrace-record")
+        self._utf8 = encoding.name == "utf-8"
         self._recorder = _ErrorRecorder()
         self._buffer = b""
         self._eof = False
@@ -232,8 +233,9 @@ class TranscodingReader(io.RawIOBase):
         chunk = self._raw.read(CHUNK_SIZE)
         final = not chunk
         pending = getattr(self._decoder, "buffer", b"")
-        pending_length = len(pending) if isinstance(pending, bytes) else 0
-        self._recorder.base = self._offset - pending_length
+        pending = pending if isinstance(pending, bytes) else b""
+        self._recorder.base = self._offset - len(pending)
+        errors_before = len(self._recorder.offsets)
         _ACTIVE.append(self._recorder)
         try:
             text = self._decoder.decode(chunk, final=final)
@@ -242,7 +244,14 @@ class TranscodingReader(io.RawIOBase):
         self._offset += len(chunk)
         if self._on_bytes and chunk:
             self._on_bytes(len(chunk))
-        self._buffer += text.encode("utf-8")
+        if self._utf8 and len(self._recorder.offsets) == errors_before:
+            # valid UTF-8 already: hand on the input bytes themselves (all but a character
+            # cut at the chunk's end, which the decoder keeps for the next chunk)
+            data = pending + chunk
+            kept = getattr(self._decoder, "buffer", b"")
+            self._buffer += data[: len(data) - len(kept)] if kept else data
+        else:
+            self._buffer += text.encode("utf-8")
         self._eof = final
 
     def read(self, size: int = -1) -> bytes:

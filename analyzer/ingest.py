@@ -14,13 +14,18 @@ file, and the other inputs still load.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import json
 import os
 import re
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from queue import Empty, Full, Queue
 
 import numpy as np
 import pyarrow as pa
@@ -48,6 +53,7 @@ from analyzer.timestamps import check_time_zone, day_order, iso_utc
 EXPORT_SUFFIXES = {".csv", ".log", ".txt", ".json", ".ndjson", ".jsonl", ".tsv"}
 BLOCK_SIZE = 8 * 1024 * 1024  # bytes of UTF-8 per CSV batch
 JSON_BATCH = 50_000
+NORMALIZE_THREADS = 2
 
 
 @dataclass
@@ -260,6 +266,29 @@ def _start_lines(numbers: np.ndarray, breaks: np.ndarray, state: dict) -> np.nda
     return start
 
 
+def _line_breaks(table: pa.Table) -> np.ndarray:
+    """Line breaks inside the fields of each row (quoted multi-line subjects)."""
+    breaks = np.zeros(table.num_rows, dtype=np.int64)
+    for column in table.columns:
+        for chunk in column.chunks:
+            data = chunk.buffers()[2]
+            if data is not None and data.to_pybytes().find(b"\n") >= 0:  # memchr, then count
+                breaks += pc.fill_null(pc.count_substring(column, "\n"), 0).to_numpy(
+                    zero_copy_only=False
+                )
+                break
+    return breaks
+
+
+def _blank_rows(table: pa.Table) -> np.ndarray:
+    """Rows whose every field is empty (blank lines)."""
+    blank = pc.is_null(table.column(0)).to_numpy(zero_copy_only=False)
+    if blank.any():
+        for column in table.columns[1:]:
+            blank &= pc.is_null(column).to_numpy(zero_copy_only=False)
+    return blank
+
+
 def _mark_truncated_end(invalid: list, last_valid_record: int) -> None:
     """Say so when the file ends in an incomplete row: the export was cut off."""
     if invalid and invalid[-1][2] and invalid[-1][0] > last_valid_record:
@@ -318,8 +347,10 @@ def read_csv_batches(
         ),
         convert_options=pa_csv.ConvertOptions(
             column_types={h: pa.string() for h in layout.headers},
-            strings_can_be_null=False,
-            quoted_strings_can_be_null=False,
+            # an empty field is a missing value; no other text ("NULL", "N/A") is
+            null_values=[""],
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=True,
         ),
     )
     line_state = {"carry": layout.data_start_line - 1 - layout.skip_rows}
@@ -354,13 +385,9 @@ def read_csv_batches(
                     break
                 records = shifted
             emitted += n
-            breaks = np.zeros(n, dtype=np.int64)
-            for column in table.columns:
-                breaks += pc.count_substring(column, "\n").to_numpy(zero_copy_only=False)
+            breaks = _line_breaks(table)
             lines = settle(int(records[-1]) if n else None, records, breaks)
-            blank = np.ones(n, dtype=bool)  # blank lines arrive as rows of empty fields
-            for column in table.columns:
-                blank &= pc.equal(column, "").to_numpy(zero_copy_only=False)
+            blank = _blank_rows(table)  # blank lines arrive as rows of empty fields
             if blank.any():
                 state.blank_lines += int(blank.sum())
                 table = table.filter(pa.array(~blank))
@@ -379,8 +406,54 @@ def read_csv_batches(
         state.decode_error_offsets = stream.error_offsets
 
 
+def prefetch(items: Iterator, depth: int = 2) -> Iterator:
+    """Run ``items`` in a background thread, ``depth`` items ahead of the consumer.
+
+    Parsing (pyarrow, without the GIL) then overlaps normalization on the other core.
+    Exceptions are re-raised in the consumer; memory stays bounded by ``depth`` batches.
+    """
+    queue: Queue = Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        queue.put(item, timeout=0.1)
+                        break
+                    except Full:
+                        continue
+                if stop.is_set():
+                    return
+            queue.put(done)
+        except BaseException as error:  # handed to the consumer
+            queue.put(error)
+
+    worker = threading.Thread(target=produce, name="msgtrace-reader", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = queue.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():
+            try:
+                queue.get_nowait()
+            except Empty:
+                worker.join(0.05)
+        if hasattr(items, "close"):
+            items.close()
+
+
 def _json_value(value) -> str | None:
-    if value is None:
+    if value is None or value == "":
         return None
     if isinstance(value, str):
         return value
@@ -503,7 +576,13 @@ class InputResult:
 
 
 class _Sink:
-    """Where an input's events go: Parquet files of a case, or tables in memory."""
+    """Where an input's events go: Parquet files of a case, or tables in memory.
+
+    Parquet writing (compression, without the GIL) runs on a worker thread, one row group of
+    ``ROW_GROUP`` rows at a time, so it overlaps the normalization of the next batches.
+    """
+
+    ROW_GROUP = 131_072
 
     def __init__(self, folder: Path | None, input_id: str):
         self.folder = folder
@@ -511,6 +590,9 @@ class _Sink:
         self.events: list[pa.Table] = []
         self.duplicates: list[pa.Table] = []
         self._writers: dict[str, pq.ParquetWriter] = {}
+        self._pending: dict[str, list[pa.Table]] = {"events": [], "duplicates": []}
+        self._worker = ThreadPoolExecutor(max_workers=1) if folder else None
+        self._last_write: Future | None = None
 
     def _path(self, kind: str) -> Path:
         assert self.folder is not None
@@ -522,27 +604,47 @@ class _Sink:
         if self.folder is None:
             (self.events if kind == "events" else self.duplicates).append(table)
             return
+        pending = self._pending[kind]
+        pending.append(table)
+        if sum(t.num_rows for t in pending) >= self.ROW_GROUP:
+            self._flush(kind)
+
+    def _flush(self, kind: str) -> None:
+        pending = self._pending[kind]
+        if not pending:
+            return
+        table = pa.concat_tables(pending).combine_chunks()
+        pending.clear()
         writer = self._writers.get(kind)
         if writer is None:
             path = self._path(kind)
             path.parent.mkdir(parents=True, exist_ok=True)
             writer = pq.ParquetWriter(path, table.schema, compression="zstd", compression_level=1)
             self._writers[kind] = writer
-        writer.write_table(table, row_group_size=1_000_000)
+        if self._last_write is not None:
+            self._last_write.result()  # at most one row group waits: memory stays bounded
+        assert self._worker is not None
+        self._last_write = self._worker.submit(writer.write_table, table, row_group_size=len(table))
 
     def commit(self, keep: bool) -> None:
-        for kind, writer in self._writers.items():
-            writer.close()
-            partial = self._path(kind)
+        """Finish the files (renamed into place) or, when ``keep`` is false, remove them."""
+        try:
             if keep:
-                partial.replace(partial.with_suffix(""))
-            else:
-                partial.unlink()
-        self._writers.clear()
-
-
-def _hash_during_read(path: Path) -> str:
-    return sha256_of(path)
+                for kind in self._pending:
+                    self._flush(kind)
+            if self._last_write is not None:
+                self._last_write.result()
+        finally:
+            for kind, writer in self._writers.items():
+                writer.close()
+                partial = self._path(kind)
+                if keep:
+                    partial.replace(partial.with_suffix(""))
+                else:
+                    partial.unlink()
+            self._writers.clear()
+            if self._worker:
+                self._worker.shutdown()
 
 
 def read_input(
@@ -552,6 +654,7 @@ def read_input(
     seen: KeySet,
     sink: _Sink,
     progress: Progress | None = None,
+    digest: str | None = None,
 ) -> InputRecord:
     """Read one input into ``sink``, merging events already in ``seen``; never raises for a
     bad file (the record carries the error)."""
@@ -562,7 +665,7 @@ def read_input(
         if path.is_dir():
             raise InputError(str(path), "is a folder with no export files in it.")
         record.size = path.stat().st_size
-        record.sha256 = _hash_during_read(path)
+        record.sha256 = digest or sha256_of(path)
         if record.size == 0:
             raise InputError(str(path), "is empty (0 bytes). Download the export again.")
         encoding = detect_encoding(path, options.encoding)
@@ -588,7 +691,7 @@ def read_input(
                 for batch in json_batches(headers, records)
             )
         else:
-            raw_batches = read_csv_batches(path, encoding, layout, state, on_bytes)
+            raw_batches = prefetch(read_csv_batches(path, encoding, layout, state, on_bytes))
         record.format = layout.spec.name
         _normalize_all(raw_batches, layout, options, record, state, seen, sink)
         if progress:
@@ -649,12 +752,29 @@ def _normalize_all(
     evidence = {"day_first": False, "month_first": False}
     first_time = last_time = None
 
+    # Batches are normalized on a small thread pool (Arrow and numpy kernels release the GIL)
+    # and merged strictly in file order, so the output does not depend on thread timing.
+    workers = ThreadPoolExecutor(max_workers=NORMALIZE_THREADS)
+    in_flight: deque[Future] = deque()
+
     def emit(raw: RawBatch, decode_errors: bool) -> None:
-        nonlocal first_time, last_time
-        context.decode_errors = decode_errors
-        batch: Batch = to_canonical(
-            raw.table, layout.headers, layout.spec, layout.header_map, raw.lines, context
+        batch_context = dataclasses.replace(context, decode_errors=decode_errors)
+        in_flight.append(
+            workers.submit(
+                to_canonical,
+                raw.table,
+                layout.headers,
+                layout.spec,
+                layout.header_map,
+                raw.lines,
+                batch_context,
+            )
         )
+        while len(in_flight) > NORMALIZE_THREADS:
+            merge(in_flight.popleft().result())
+
+    def merge(batch: Batch) -> None:
+        nonlocal first_time, last_time
         state.rejected.extend(batch.rejected)
         for warning in batch.warnings:
             if warning not in record.warnings:
@@ -716,6 +836,13 @@ def _normalize_all(
         context.dayfirst = False
         for held in waiting:
             emit(held, bool(state.decode_error_offsets))
+    try:
+        while in_flight:
+            merge(in_flight.popleft().result())
+    finally:
+        for future in in_flight:
+            future.cancel()
+        workers.shutdown()
     to_iso = lambda ns: iso_utc(np.datetime64(ns, "ns")) if ns is not None else None  # noqa: E731
     record.first_event, record.last_event = to_iso(first_time), to_iso(last_time)
 
@@ -752,8 +879,8 @@ def _read_manifest(folder: Path) -> dict:
     return manifest
 
 
-def open_case(folder: str | Path) -> Case:
-    """Load a case folder written by ``ingest_into_case``."""
+def open_case(folder: str | Path, columns: list[str] | None = None) -> Case:
+    """Load a case folder written by ``ingest_into_case`` (only ``columns``, if given)."""
     folder = Path(folder)
     manifest = _read_manifest(folder)
     inputs = [InputRecord.from_json(item) for item in manifest.get("inputs", [])]
@@ -762,12 +889,14 @@ def open_case(folder: str | Path) -> Case:
     for record in inputs:
         part = folder / "events" / f"{record.input_id}.parquet"
         if part.exists():
-            events.append(pq.read_table(part, schema=schema.EVENT_SCHEMA))
+            events.append(pq.read_table(part, schema=schema.EVENT_SCHEMA, columns=columns))
         dup = folder / "duplicates" / f"{record.input_id}.parquet"
         if dup.exists():
             duplicates.append(pq.read_table(dup, schema=schema.DUPLICATE_SCHEMA))
     return Case(
-        events=pa.concat_tables(events) if events else schema.empty_events(),
+        events=pa.concat_tables(events)
+        if events
+        else schema.empty_events().select(columns or schema.COLUMN_NAMES),
         duplicates=pa.concat_tables(duplicates)
         if duplicates
         else schema.DUPLICATE_SCHEMA.empty_table(),
@@ -827,7 +956,7 @@ def _ingest(
             )
             continue
         sink = _Sink(folder, input_id)
-        record = read_input(path, input_id, options, seen, sink, progress)
+        record = read_input(path, input_id, options, seen, sink, progress, digest)
         sink.commit(keep=record.error is None)
         added.append(record)
         if record.error is not None:
@@ -849,16 +978,31 @@ def _ingest(
     return added
 
 
+@dataclass
+class IngestResult:
+    """What ``ingest_into_case`` did.
+
+    Attributes:
+        case_dir: the case folder.
+        inputs: every input of the case now (earlier runs included).
+        added: the record of each input of this run (ingested, already in the case, rejected).
+        events: number of unique events in the case now.
+    """
+
+    case_dir: Path
+    inputs: list[InputRecord]
+    added: list[InputRecord]
+    events: int
+
+
 def ingest_into_case(
     paths: Sequence[str | Path],
     case_dir: str | Path,
     options: IngestOptions | None = None,
     progress: Progress | None = None,
-) -> tuple[Case, list[InputRecord]]:
+) -> IngestResult:
     """Ingest exports into a case folder (created if needed; an existing case is added to).
 
-    Returns:
-        (the whole case as it now is, the record of each input of this run)
     Raises:
         CaseError: ``case_dir`` exists and is not a case folder (and is not empty).
     """
@@ -869,18 +1013,16 @@ def ingest_into_case(
             f"{folder} exists and is not a msgtrace case folder; choose a new folder name."
         )
     folder.mkdir(parents=True, exist_ok=True)
-    case = open_case(folder) if is_case_folder(folder) else Case.empty()
-    case.path = folder
-    keys_only = Case(
-        case.events.select(["event_key"]),
-        case.duplicates,
-        case.inputs,
-        rejected_inputs=case.rejected_inputs,
-    )
-    added = _ingest(paths, keys_only, folder, options, progress)
-    case = keys_only
+    # only the keys of the events already in the case are needed, to merge duplicates
+    case = open_case(folder, columns=["event_key"]) if is_case_folder(folder) else Case.empty()
+    added = _ingest(paths, case, folder, options, progress)
     _write_manifest(folder, case)
-    return open_case(folder), added
+    events = sum(
+        pq.read_metadata(folder / "events" / f"{r.input_id}.parquet").num_rows
+        for r in case.inputs
+        if (folder / "events" / f"{r.input_id}.parquet").exists()
+    )
+    return IngestResult(folder, case.inputs, added, events)
 
 
 def load_sources(

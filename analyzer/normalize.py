@@ -18,15 +18,6 @@ from analyzer import schema
 from analyzer.formats import ExportFormat
 from analyzer.timestamps import parse_timestamps
 
-#: Columns whose text is kept exactly as exported (everything else is trimmed).
-VERBATIM = {
-    "message_subject",
-    "custom_data",
-    "message_info",
-    "event_data",
-    "event_detail",
-    "source_context",
-}
 INTEGER_COLUMNS = {"total_bytes": pa.int64(), "recipient_count": pa.int32()}
 
 # directionality: the summary reports write 1 = inbound, 2 = outbound; tracking rows write
@@ -74,9 +65,7 @@ def _extras(table: pa.Table, headers: list[str], positions: list[int]) -> pa.Arr
             pa.array([], pa.string()),
         )
     columns = [table.column(p).combine_chunks().cast(pa.string()) for p in positions]
-    valid = np.column_stack(
-        [pc.fill_null(pc.not_equal(c, ""), False).to_numpy(zero_copy_only=False) for c in columns]
-    )
+    valid = np.column_stack([pc.is_valid(c).to_numpy(zero_copy_only=False) for c in columns])
     rows, cols = np.nonzero(valid)  # row-major: entries of a row stay together, in header order
     counts = valid.sum(axis=1)
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
@@ -171,43 +160,123 @@ def _split_recipient_events(columns: dict[str, pa.Array], n: int):
     return exploded, row
 
 
+def _string_buffers(array: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(bytes, offsets, validity) of a string array, as numpy views where possible."""
+    array = array.cast(pa.large_string()) if array.type != pa.large_string() else array
+    validity_buffer, offsets_buffer, data_buffer = array.buffers()
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int64)[
+        array.offset : array.offset + len(array) + 1
+    ]
+    data = (
+        np.frombuffer(data_buffer, dtype=np.uint8)
+        if data_buffer is not None
+        else np.zeros(0, dtype=np.uint8)
+    )
+    valid = pc.is_valid(array).to_numpy(zero_copy_only=False)
+    return data, offsets, valid
+
+
 def parse_custom_data(custom_data: pa.Array) -> pa.Array:
-    """``S:SFA=SUM|SFV=SPM;S:K=v`` -> map {SFA: SUM, SFA.SFV: SPM, K: v} (see schema)."""
+    """``S:SFA=SUM|SFV=SPM;S:K=v`` -> map {SFA: SUM, SFA.SFV: SPM, K: v} (see schema).
+
+    Tokenized with numpy over the column's bytes (no per-row Python, no per-pair strings until
+    the keys are qualified): sections end at ``;``, pairs at ``|``, and a pair's key ends at
+    its first ``=``. A section's name is its first key: ``S:TRA=ETR|ruleId=x`` gives TRA=ETR
+    and TRA.ruleId=x.
+    """
+    if isinstance(custom_data, pa.ChunkedArray):
+        custom_data = custom_data.combine_chunks()
     n = len(custom_data)
-    sections = pc.split_pattern(pc.fill_null(custom_data, ""), ";")
-    section_parent = pc.list_parent_indices(sections).to_numpy()
-    section_text = pc.replace_substring_regex(pc.list_flatten(sections), r"^\s*S:", "")
-    pairs = pc.split_pattern(section_text, "|")
-    pair_parent = pc.list_parent_indices(pairs).to_numpy()
-    pair_text = pc.list_flatten(pairs)
-    lengths = pc.list_value_length(pairs).to_numpy()
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-    first_of_section = np.zeros(len(pair_parent), dtype=bool)
-    first_of_section[starts[lengths > 0]] = True
-    kv = pc.split_pattern(pair_text, "=", max_splits=1)
-    kv_len = pc.list_value_length(kv).to_numpy()
-    safe = pc.if_else(pa.array(kv_len == 2), kv, pa.scalar(["", ""], kv.type))
-    keys = pc.list_element(safe, 0)
-    values = pc.list_element(safe, 1)
-    # the section's name is its first key: S:SFA=SUM|SFV=SPM -> SFA, SFA.SFV
-    section_names = keys.take(
-        pa.array(starts[np.minimum(np.arange(len(lengths)), len(lengths) - 1)])
+    data, offsets, valid = _string_buffers(custom_data)
+    begin, end = int(offsets[0]), int(offsets[-1])
+    window = data[begin:end]
+    row_of_byte_start = offsets[:-1] - begin
+    row_of_byte_end = offsets[1:] - begin
+    lengths = row_of_byte_end - row_of_byte_start
+    has_text = valid & (lengths > 0)
+    is_separator = np.zeros(len(window) + 1, dtype=bool)
+    is_separator[:-1] = (window == ord(";")) | (window == ord("|"))
+    separators = np.flatnonzero(is_separator)
+    # every row with text is one run of pairs: pair boundaries are the row start, each
+    # separator, and the row end
+    ends_of_rows = row_of_byte_end[has_text]
+    after_separator = separators + 1
+    # a separator that ends a row starts nothing (the next row starts there)
+    is_row_end = np.zeros(len(window) + 1, dtype=bool)
+    is_row_end[ends_of_rows] = True
+    after_separator = after_separator[~is_row_end[after_separator]]
+    row_starts = row_of_byte_start[has_text]
+    is_row_start = np.zeros(len(window) + 1, dtype=bool)
+    is_row_start[row_starts] = True
+    starts = np.concatenate([row_starts, after_separator])
+    starts = np.sort(starts[~is_separator[starts]], kind="stable")  # "||" holds no pair
+    # the end of a pair is the next separator or its row's end
+    row = np.searchsorted(row_of_byte_start, starts, side="right") - 1
+    boundary = np.sort(np.concatenate([separators, ends_of_rows]), kind="stable")
+    # side="right": a row end equal to a start is the end of the row before
+    stops = boundary[np.minimum(np.searchsorted(boundary, starts, side="right"), len(boundary) - 1)]
+    at_row_start = is_row_start[starts]
+    section_start = at_row_start.copy()
+    inner = ~at_row_start
+    section_start[inner] = window[starts[inner] - 1] == ord(";")
+    # skip the "S:" that opens a section
+    has_prefix = section_start & (stops - starts >= 2)
+    has_prefix[has_prefix] = (window[starts[has_prefix]] == ord("S")) & (
+        window[starts[has_prefix] + 1] == ord(":")
     )
-    section_of_pair = section_names.take(pa.array(pair_parent)) if len(lengths) else keys
+    starts = starts + 2 * has_prefix
+    equals = np.flatnonzero(window == ord("="))
+    first_equal = (
+        equals[np.minimum(np.searchsorted(equals, starts), max(len(equals) - 1, 0))]
+        if len(equals)
+        else np.full(len(starts), -1)
+    )
+    keep = (first_equal >= starts) & (first_equal < stops) & (first_equal > starts)
+    starts, stops, first_equal, row, section_start = (
+        starts[keep],
+        stops[keep],
+        first_equal[keep],
+        row[keep],
+        section_start[keep],
+    )
+    buffer = pa.py_buffer(window)
+    keys = _slices(buffer, starts, first_equal)
+    values = _slices(buffer, first_equal + 1, stops)
+    section_index = np.maximum.accumulate(np.where(section_start, np.arange(len(starts)), 0))
+    section_names = keys.take(pa.array(section_index))
     qualified = pc.if_else(
-        pa.array(first_of_section),
+        pa.array(section_start),
         keys,
-        pc.binary_join_element_wise(section_of_pair, keys, "."),
+        pc.binary_join_element_wise(section_names, keys, pa.scalar(".", pa.large_string())),
     )
-    keep = (kv_len == 2) & (
-        pc.fill_null(pc.not_equal(keys, ""), False).to_numpy(zero_copy_only=False)
-    )
-    row = section_parent[pair_parent]
-    counts = np.bincount(row[keep], minlength=n)
-    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
-    order = np.flatnonzero(keep)
+    counts = np.bincount(row, minlength=n)
+    map_offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
     return pa.MapArray.from_arrays(
-        pa.array(offsets), qualified.take(pa.array(order)), values.take(pa.array(order))
+        pa.array(map_offsets), qualified.cast(pa.string()), values.cast(pa.string())
+    )
+
+
+def _verdict_fields(custom_data: pa.Array, event_id: pa.Array | None) -> pa.Array:
+    """custom_data parsed on AGENTINFO rows (spam, malware and transport rule verdicts).
+
+    Other rows keep custom_data verbatim only: parsing every row of a large extended report
+    costs more than the rest of ingest, and chains need the agents' verdicts alone.
+    """
+    if event_id is None:
+        return parse_custom_data(custom_data)
+    agent = pc.fill_null(pc.equal(event_id, "AGENTINFO"), False)
+    return parse_custom_data(pc.if_else(agent, custom_data, pa.scalar(None, pa.string())))
+
+
+def _slices(buffer: pa.Buffer, starts: np.ndarray, stops: np.ndarray) -> pa.Array:
+    """Strings ``buffer[starts[k]:stops[k]]`` without a Python loop (gathered with numpy)."""
+    lengths = (stops - starts).astype(np.int64)
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    source = np.frombuffer(buffer, dtype=np.uint8)
+    index = np.repeat(starts - offsets[:-1], lengths) + np.arange(int(offsets[-1]))
+    gathered = source[index] if len(index) else np.zeros(0, dtype=np.uint8)
+    return pa.LargeStringArray.from_buffers(
+        len(starts), pa.py_buffer(offsets.astype(np.int64)), pa.py_buffer(gathered)
     )
 
 
@@ -289,10 +358,8 @@ def to_canonical(
     warnings: list[str] = []
     columns: dict[str, pa.Array] = {}
     for position, name in header_map.items():
-        column = table.column(position).combine_chunks().cast(pa.string())
-        if name not in VERBATIM:
-            column = pc.utf8_trim_whitespace(column)
-        columns[name] = _null_if_empty(column)
+        # values are kept as exported (empty fields are already null)
+        columns[name] = table.column(position).combine_chunks().cast(pa.string())
     unmapped = [p for p in range(len(headers)) if p not in header_map]
     columns["extras"] = _extras(table, headers, unmapped)
     raw_time = columns.get("event_time", pa.nulls(n, pa.string()))
@@ -375,7 +442,9 @@ def to_canonical(
         index = pc.index_in(lowered, value_set=keys)
         columns["direction"] = pa.array(list(DIRECTIONS.values()), pa.string()).take(index)
     if "custom_data" in columns:
-        columns["custom_data_fields"] = parse_custom_data(columns["custom_data"])
+        columns["custom_data_fields"] = _verdict_fields(
+            columns["custom_data"], columns.get("event_id")
+        )
 
     columns["time_basis"] = pa.array(np.full(m, spec.time_basis, dtype=object), pa.string())
     columns["input_id"] = pa.array(np.full(m, context.input_id, dtype=object), pa.string())

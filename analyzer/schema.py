@@ -115,7 +115,9 @@ COLUMNS: tuple[Column, ...] = (
     Column(
         "custom_data_fields",
         STRING_MAP,
-        "custom_data parsed into key/values. A section S:A=x|b=y gives A=x and A.b=y "
+        "custom_data of AGENTINFO rows (where the spam filter, malware and transport rule "
+        "agents write their verdicts) parsed into key/values; other rows keep custom_data "
+        "verbatim only. A section S:A=x|b=y gives A=x and A.b=y "
         "(so SFA.SFV, SFA.SCL, SFA.DI, AMA.name, TRA.ruleId, TRA.action); a one-pair section "
         "S:K=v gives K=v. A key may repeat (one TRA.ruleId per transport rule).",
     ),
