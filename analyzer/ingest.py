@@ -20,11 +20,11 @@ import json
 import os
 import re
 import threading
+from collections import deque
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 from queue import Empty, Full, Queue
 
 import numpy as np

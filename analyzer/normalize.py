@@ -163,7 +163,7 @@ def _split_recipient_events(columns: dict[str, pa.Array], n: int):
 def _string_buffers(array: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(bytes, offsets, validity) of a string array, as numpy views where possible."""
     array = array.cast(pa.large_string()) if array.type != pa.large_string() else array
-    validity_buffer, offsets_buffer, data_buffer = array.buffers()
+    _, offsets_buffer, data_buffer = array.buffers()
     offsets = np.frombuffer(offsets_buffer, dtype=np.int64)[
         array.offset : array.offset + len(array) + 1
     ]
