@@ -87,7 +87,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-SEED = 20261116
+SEED = 4471_2026
 #: Start of the data (Monday 16 November 2026, 00:00 UTC); the data covers three days.
 BASE_TIME = datetime(2026, 11, 16, tzinfo=UTC)
 DAYS = 3
