@@ -195,13 +195,13 @@ SCENARIOS: tuple[Scenario, ...] = (
         "attacker_hyperlink",
         "236c9b37-b991-38c2-314a-08de28638282",
         "<BA1C22F23FD7CB1B@secure-docs.example>",
-        'subject =HYPERLINK("http://evil.example","x"), delivered',
+        'subject `=HYPERLINK("http://evil.example","x")`, delivered',
     ),
     Scenario(
         "attacker_markup",
         "c6048f5f-3c82-433a-8c4d-08de889f834c",
         "<1D7E7A5B648D4236@invoices-portal.example>",
-        "subject with <img onerror> and </script>, delivered to Junk",
+        "subject with `<img src=x onerror=alert(1)>` and `</script>`, delivered to Junk",
     ),
     Scenario(
         "lookalike_phish",
@@ -2006,7 +2006,7 @@ SAMPLE_FILES: tuple[SampleFile, ...] = (
         "cp1252",
         False,
         "The summary re-saved by Excel on a UK machine: cp1252, day-first dates "
-        "(16/11/2026 08:15:30), only messages with Latin subjects (é, ü, ß, €).",
+        "(16/11/2026 08:15:30), only messages with Latin subjects (é, ö, ß, €).",
         lambda ms: render_summary(excel_latin_subset(ms), dayfirst=True),
     ),
     SampleFile(
@@ -2081,6 +2081,11 @@ def encode_sample(text: str, spec: SampleFile) -> bytes:
     return ("\ufeff".encode(spec.encoding)) + data
 
 
+def _cell(text: str) -> str:
+    """Text for a Markdown table cell: a pipe would end the cell."""
+    return text.replace("|", "\\|")
+
+
 def render_readme(messages: list[Message], contents: dict[str, bytes]) -> str:
     """samples/README.md: each file with its format, encoding and what it shows."""
     lines = [
@@ -2102,7 +2107,7 @@ def render_readme(messages: list[Message], contents: dict[str, bytes]) -> str:
         size = len(contents[spec.name])
         lines.append(
             f"| `{spec.name}` | `{spec.format}` | {spec.encoding} | {bom} | {size:,} "
-            f"| {spec.shows} |"
+            f"| {_cell(spec.shows)} |"
         )
     lines += [
         "",
@@ -2112,7 +2117,7 @@ def render_readme(messages: list[Message], contents: dict[str, bytes]) -> str:
         "|---|---|---|",
     ]
     for s in SCENARIOS:
-        lines.append(f"| `{s.name}` | `{s.network_message_id}` | {s.summary.replace('|', '/')} |")
+        lines.append(f"| `{s.name}` | `{s.network_message_id}` | {_cell(s.summary)} |")
     burst = [m for m in messages if m.key.startswith("burst-")]
     lines.append(
         f"| `outbound_burst` | {len(burst)} messages | {VICTIM} mails "
