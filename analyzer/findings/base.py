@@ -1,0 +1,461 @@
+"""What every rule shares: the data it looks at, domains, times, and how evidence is built.
+
+A rule is a function ``rule(context) -> list[Finding]``. It selects candidate rows with
+vectorized pyarrow/pandas operations and hands them to ``Context.finding``, which turns at
+most ``Thresholds.max_evidence`` of them (in time order) into ``Evidence`` pointing at the
+input file and line they came from, and counts them all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from analyzer.findings.model import Evidence, Finding
+from analyzer.findings.thresholds import Thresholds
+
+if TYPE_CHECKING:
+    from analyzer.case import Case
+    from analyzer.chains import Chains
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ENTRY_LIST = pa.list_(pa.struct([("key", pa.string()), ("value", pa.string())]))
+
+#: Columns of an evidence candidate frame (any subset; ``time_ns`` is nanoseconds since the
+#: epoch, UTC).
+EVIDENCE_COLUMNS = (
+    "network_message_id",
+    "message_id",
+    "message_key",
+    "recipient_address",
+    "event_id",
+    "time_ns",
+    "input_id",
+    "line",
+    "detail",
+)
+
+#: Event columns every rule may read from ``Chains.events``.
+EVENT_COLUMNS = (
+    "event_time",
+    "event_id",
+    "source",
+    "reported_status",
+    "recipient_address",
+    "status_code",
+    "sender_address",
+    "return_path",
+    "message_subject",
+    "message_id",
+    "network_message_id",
+    "related_recipient_address",
+    "original_client_ip",
+    "from_ip",
+    "custom_data",
+    "custom_data_fields",
+    "threat_types",
+    "input_id",
+    "line",
+    "message_key",
+    "recipient_key",
+    "in_timeline",
+)
+
+
+def iso_utc(time_ns: int | None) -> str | None:
+    """ISO 8601 UTC with ``Z``; fractions of a second only when there are any (7 digits)."""
+    if time_ns is None or pd.isna(time_ns):
+        return None
+    seconds, fraction = divmod(int(time_ns), 1_000_000_000)
+    text = (EPOCH + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S")
+    if fraction:
+        text += f".{fraction // 100:07d}"
+    return text + "Z"
+
+
+def display_utc(time_ns: int | None) -> str:
+    """A time for titles and text: ``2024-03-01 10:15 UTC``."""
+    if time_ns is None or pd.isna(time_ns):
+        return "unknown time"
+    seconds = int(time_ns) // 1_000_000_000
+    return (EPOCH + timedelta(seconds=seconds)).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def duration_words(seconds: float) -> str:
+    """``3 h 20 min``, ``45 min``, ``2 d 1 h``: a duration in words a user reads at a glance."""
+    minutes = round(seconds / 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h" if hours else f"{days} d"
+    if hours:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    return f"{minutes} min"
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """``1 message``, ``3 messages``."""
+    return f"{count:,} {word if count == 1 else (many or word + 's')}"
+
+
+def listing(values: Iterable[str], limit: int = 3) -> str:
+    """``a, b, c and 4 more``: the first few of a sorted list, for a title."""
+    values = list(values)
+    shown = ", ".join(values[:limit])
+    return shown + (f" and {len(values) - limit} more" if len(values) > limit else "")
+
+
+def domain_of(addresses: pa.Array | pa.ChunkedArray) -> pa.ChunkedArray:
+    """The lower-cased domain of each e-mail address (null when there is no ``@``)."""
+    lowered = pc.utf8_lower(pc.utf8_trim(addresses, " <>\"'"))
+    found = pc.extract_regex(lowered, r"@(?P<domain>[^@\s]+)$")
+    domains = pc.struct_field(found, "domain")
+    return domains if isinstance(domains, pa.ChunkedArray) else pa.chunked_array([domains])
+
+
+def address_lower(addresses: pa.Array | pa.ChunkedArray) -> pa.ChunkedArray:
+    """Addresses compared the way mail systems do: trimmed of ``<>`` and lower-cased."""
+    lowered = pc.utf8_lower(pc.utf8_trim(addresses, " <>\"'"))
+    return lowered if isinstance(lowered, pa.ChunkedArray) else pa.chunked_array([lowered])
+
+
+def domain_of_text(address: str | None) -> str | None:
+    """The lower-cased domain of one address, or None."""
+    if not address or "@" not in address:
+        return None
+    return address.strip(" <>\"'").rsplit("@", 1)[1].lower() or None
+
+
+def fill_false(mask: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    """A boolean mask with nulls counted as False."""
+    return pc.fill_null(mask, False)
+
+
+@dataclass
+class Context:
+    """The data one run of the rules looks at, with shared, cached derived columns.
+
+    Attributes:
+        case: the case (inputs and their records).
+        chains: its chains (``analyzer.chains.build_chains``).
+        thresholds: the thresholds in force.
+    """
+
+    case: Case
+    chains: Chains
+    thresholds: Thresholds
+    memo: dict[str, Any] = field(default_factory=dict)  # results rules share within one run
+
+    # ----- the data -------------------------------------------------------------------
+    @cached_property
+    def input_paths(self) -> dict[str, str]:
+        return self.case.input_paths()
+
+    @cached_property
+    def tenant_domains(self) -> tuple[str, ...]:
+        return tuple(sorted({d.lower() for d in self.chains.tenant_domains if d}))
+
+    @cached_property
+    def events(self) -> pa.Table:
+        """``Chains.events`` with the columns the rules read."""
+        table = self.chains.events
+        present = [c for c in EVENT_COLUMNS if c in table.column_names]
+        return table.select(present)
+
+    @cached_property
+    def recipients(self) -> pa.Table:
+        return self.chains.recipients
+
+    @cached_property
+    def event_time_ns(self) -> pa.ChunkedArray:
+        return self.events["event_time"].cast(pa.int64())
+
+    @cached_property
+    def data_start_ns(self) -> int | None:
+        value = pc.min(self.event_time_ns).as_py()
+        return value
+
+    @cached_property
+    def data_end_ns(self) -> int | None:
+        return pc.max(self.event_time_ns).as_py()
+
+    @cached_property
+    def event_sender_domain(self) -> pa.ChunkedArray:
+        return domain_of(self.events["sender_address"])
+
+    @cached_property
+    def event_recipient_domain(self) -> pa.ChunkedArray:
+        return domain_of(self.events["recipient_address"])
+
+    @cached_property
+    def event_sender_internal(self) -> pa.ChunkedArray:
+        return self.internal_mask(self.event_sender_domain)
+
+    @cached_property
+    def event_recipient_internal(self) -> pa.ChunkedArray:
+        return self.internal_mask(self.event_recipient_domain)
+
+    @cached_property
+    def recipient_sender_domain(self) -> pa.ChunkedArray:
+        return domain_of(self.recipients["sender_address"])
+
+    @cached_property
+    def recipient_domain(self) -> pa.ChunkedArray:
+        return domain_of(self.recipients["recipient_address"])
+
+    # ----- domains --------------------------------------------------------------------
+    def internal_mask(self, domains: pa.ChunkedArray) -> pa.ChunkedArray:
+        """True where a domain is a tenant domain or a subdomain of one (null -> False)."""
+        if not self.tenant_domains:
+            return pa.chunked_array([pa.array(np.zeros(len(domains), dtype=bool))])
+        mask = pc.is_in(domains, value_set=pa.array(self.tenant_domains))
+        for domain in self.tenant_domains:
+            mask = pc.or_(mask, pc.ends_with(domains, "." + domain))
+        return fill_false(mask)
+
+    def is_internal(self, domain: str | None) -> bool:
+        """Whether one domain is a tenant domain or a subdomain of one."""
+        if not domain:
+            return False
+        domain = domain.lower()
+        return any(domain == d or domain.endswith("." + d) for d in self.tenant_domains)
+
+    # ----- evidence -------------------------------------------------------------------
+    def event_frame(self, mask: pa.ChunkedArray | pa.Array, columns: Iterable[str]) -> pd.DataFrame:
+        """The events where ``mask`` holds, as pandas (see ``event_rows``)."""
+        mask = fill_false(mask)
+        if isinstance(mask, pa.ChunkedArray):
+            mask = mask.combine_chunks() if mask.num_chunks else pa.array([], pa.bool_())
+        return self.event_rows(pc.indices_nonzero(mask).to_numpy(), columns)
+
+    def event_rows(self, rows: np.ndarray, columns: Iterable[str]) -> pd.DataFrame:
+        """The events at positions ``rows`` of ``Chains.events``, as pandas.
+
+        Adds ``row`` (the position, a stable tie-breaker) and ``time_ns`` (the event time in
+        nanoseconds since the epoch, UTC).
+        """
+        wanted = [c for c in dict.fromkeys(columns) if c in self.events.column_names]
+        rows = np.asarray(rows, dtype=np.int64)
+        table = self.events.select(wanted).take(pa.array(rows, pa.int64()))
+        frame = table.to_pandas()
+        frame["row"] = rows
+        if "event_time" in table.column_names:
+            frame["time_ns"] = _ns(table["event_time"])
+        return frame
+
+    def recipient_frame(
+        self, mask: pa.ChunkedArray | pa.Array | None, columns: Iterable[str]
+    ) -> pd.DataFrame:
+        """Rows of ``Chains.recipients`` where ``mask`` holds (all rows for None), as pandas."""
+        wanted = [c for c in dict.fromkeys(columns) if c in self.recipients.column_names]
+        table = self.recipients.select(wanted)
+        if mask is not None:
+            table = table.filter(fill_false(mask))
+        frame = table.to_pandas()
+        for name in ("first_time", "final_time"):
+            if name in table.column_names:
+                frame[name + "_ns"] = _ns(table[name])
+        return frame
+
+    def recipient_evidence_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Evidence candidates from recipients rows: their first input row."""
+        out = pd.DataFrame(
+            {
+                "network_message_id": frame.get("network_message_id"),
+                "message_id": frame.get("message_id"),
+                "message_key": frame.get("message_key"),
+                "recipient_address": frame.get("recipient_address"),
+                "time_ns": frame.get("first_time_ns"),
+                "input_id": frame.get("first_input_id"),
+                "line": frame.get("first_line"),
+            }
+        )
+        return out
+
+    def pair_event_frame(
+        self,
+        pairs: pd.DataFrame,
+        prefer_events: tuple[str, ...] = (),
+        prefer_statuses: tuple[str, ...] = (),
+        last: bool = True,
+    ) -> pd.DataFrame:
+        """One event row per (message_key, recipient_key) pair, for evidence.
+
+        Among a pair's events those whose event id is in ``prefer_events`` or whose reported
+        status is in ``prefer_statuses`` are preferred; among those, the last (or the first)
+        in time order wins.
+
+        Args:
+            pairs: a frame with ``message_key`` and ``recipient_key`` (or ``recipient_address``).
+            prefer_events: event ids that make a row the evidence of choice.
+            prefer_statuses: reported statuses (lower case) that do the same.
+            last: take the latest preferred row (else the earliest).
+
+        Returns:
+            An events frame (see ``event_frame``), one row per pair found.
+        """
+        if pairs.empty:
+            return self.event_frame(pa.array([], pa.bool_()), EVENT_COLUMNS)
+        recipient_keys = (
+            pairs["recipient_key"]
+            if "recipient_key" in pairs
+            else pairs["recipient_address"].str.lower()
+        )
+        wanted = pa.array(
+            sorted(set(pairs["message_key"].astype(str) + "\x1f" + recipient_keys.astype(str)))
+        )
+        mask = pc.is_in(self.event_pair_key, value_set=wanted)
+        frame = self.event_frame(mask, (*EVENT_COLUMNS, "lifecycle_rank"))
+        if frame.empty:
+            return frame
+        preferred = np.zeros(len(frame), dtype=bool)
+        if prefer_events:
+            preferred |= frame["event_id"].fillna("").str.upper().isin(prefer_events).to_numpy()
+        if prefer_statuses:
+            status = frame["reported_status"].fillna("").str.lower()
+            preferred |= status.isin(prefer_statuses).to_numpy()
+        # rows to keep sort last: preferred ones, then the latest (or the earliest) of them
+        frame["rank_preferred"] = preferred
+        frame["rank_time"] = frame["time_ns"] if last else -frame["time_ns"]
+        frame["rank_row"] = frame["row"] if last else -frame["row"]
+        frame = frame.sort_values(
+            ["message_key", "recipient_key", "rank_preferred", "rank_time", "rank_row"],
+            kind="stable",
+        )
+        frame = frame.drop_duplicates(["message_key", "recipient_key"], keep="last")
+        return frame.drop(columns=["rank_preferred", "rank_time", "rank_row"])
+
+    @cached_property
+    def custom_data_entries(self) -> pd.DataFrame:
+        """Every parsed custom_data pair: ``row`` (event position), ``key`` (lower case),
+        ``value``, in the order they appear in the export."""
+        if "custom_data_fields" not in self.events.column_names:
+            return pd.DataFrame({"row": [], "key": [], "value": []})
+        fields = self.events["custom_data_fields"]
+        has = fill_false(pc.greater(pc.list_value_length(fields.cast(_ENTRY_LIST)), 0))
+        rows = pc.indices_nonzero(has.combine_chunks() if isinstance(has, pa.ChunkedArray) else has)
+        entries = fields.take(rows).combine_chunks().cast(_ENTRY_LIST)
+        flat = pc.list_flatten(entries)
+        return pd.DataFrame(
+            {
+                "row": rows.to_numpy()[pc.list_parent_indices(entries).to_numpy()],
+                "key": pc.utf8_lower(flat.field("key")).to_pandas(),
+                "value": flat.field("value").to_pandas(),
+            }
+        )
+
+    def custom_value(self, key: str) -> pa.ChunkedArray:
+        """Per event, the first value of custom_data key ``key`` (case-insensitive), or null."""
+        entries = self.custom_data_entries
+        hits = entries[entries["key"] == key.lower()].drop_duplicates("row")
+        values = np.full(self.events.num_rows, None, dtype=object)
+        values[hits["row"].to_numpy(dtype=np.int64)] = hits["value"].to_numpy(dtype=object)
+        return pa.chunked_array([pa.array(values, pa.string())])
+
+    @cached_property
+    def event_pair_key(self) -> pa.ChunkedArray:
+        return pc.binary_join_element_wise(
+            self.events["message_key"], self.events["recipient_key"], "\x1f"
+        )
+
+    def entities(self, **kinds: Iterable[str | None]) -> dict[str, list[str]]:
+        """Entities by kind: unique, sorted, capped at ``max_entities``; empty kinds dropped."""
+        result = {}
+        for kind, values in kinds.items():
+            unique = sorted({v for v in values if isinstance(v, str) and v})
+            if unique:
+                result[kind] = unique[: self.thresholds.max_entities]
+        return result
+
+    def finding(
+        self,
+        rule: str,
+        severity: str,
+        title: str,
+        explanation: str,
+        entities: dict[str, list[str]],
+        candidates: pd.DataFrame | list[pd.DataFrame] | None = None,
+        detail: str | None = None,
+        extra: list[Evidence] | None = None,
+        extra_total: int | None = None,
+    ) -> Finding | None:
+        """A finding whose evidence is the candidate rows, de-duplicated, in time order, capped.
+
+        Args:
+            rule, severity, title, explanation, entities: as in ``Finding``.
+            candidates: evidence candidate frames (``EVIDENCE_COLUMNS``); rows that point at
+                the same input row for the same recipient and event count once.
+            detail: the note for rows whose frame has no ``detail`` of its own.
+            extra: evidence that is not an event row (e.g. a rejected input row).
+            extra_total: how many such items exist in all (default: ``len(extra)``).
+
+        Returns:
+            The finding, or None when there is no evidence: no finding without evidence.
+        """
+        frames = [candidates] if isinstance(candidates, pd.DataFrame) else list(candidates or [])
+        frames = [f for f in frames if f is not None and not f.empty]
+        items: list[Evidence] = list(extra or [])
+        total = extra_total if extra_total is not None else len(items)
+        if frames:
+            frame = pd.concat(
+                [f.reindex(columns=list(EVIDENCE_COLUMNS)) for f in frames], ignore_index=True
+            )
+            frame = frame.drop_duplicates(
+                ["input_id", "line", "recipient_address", "event_id", "message_key"]
+            )
+            total += len(frame)
+            frame["input"] = frame["input_id"].map(self.input_paths)
+            frame = frame.sort_values(
+                ["time_ns", "input", "line", "recipient_address", "event_id"],
+                kind="stable",
+                na_position="first",
+            )
+            head = frame.head(self.thresholds.max_evidence)
+            items += [self._evidence_item(record, detail) for record in head.to_dict("records")]
+        if not items:
+            return None
+        items = sorted(items, key=Evidence.sort_key)[: self.thresholds.max_evidence]
+        return Finding(
+            rule=rule,
+            severity=severity,
+            title=title,
+            explanation=" ".join(explanation.split()),
+            entities=entities,
+            evidence=items,
+            evidence_total=total,
+        )
+
+    def _evidence_item(self, record: dict[str, Any], detail: str | None) -> Evidence:
+        line = record.get("line")
+        return Evidence(
+            network_message_id=_text(record.get("network_message_id")),
+            message_id=_text(record.get("message_id")),
+            message_key=_text(record.get("message_key")),
+            recipient_address=_text(record.get("recipient_address")),
+            event_id=_text(record.get("event_id")),
+            time=iso_utc(record.get("time_ns")),
+            input=_text(record.get("input")),
+            input_id=_text(record.get("input_id")),
+            line=None if line is None or pd.isna(line) else int(line),
+            detail=_text(record.get("detail")) or detail,
+        )
+
+
+def _text(value: Any) -> str | None:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    return str(value)
+
+
+def _ns(column: pa.ChunkedArray) -> pd.Series:
+    """A timestamp column as nanoseconds since the epoch (nullable integers, exact)."""
+    values = column.cast(pa.int64())
+    return pd.Series(values.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)).array

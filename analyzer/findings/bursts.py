@@ -1,0 +1,199 @@
+"""Outbound bursts: one internal mailbox, or one subject, mailing many outside recipients fast.
+
+A hijacked mailbox is typically used to send spam or phishing to hundreds of outside addresses
+within minutes. Only mail from internal senders to outside recipients counts: a newsletter to
+many internal recipients is not a burst.
+
+The densest window is found per sender (or subject) with one sorted search over all rows
+(``densest_windows``); a recipient mailed again within the window counts once.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow.compute as pc
+
+from analyzer.findings.base import Context, display_utc, fill_false, listing, plural
+from analyzer.findings.model import Finding
+
+BURST_RULE = "outbound-burst"
+SUBJECT_RULE = "mass-subject"
+
+_COLUMNS = (
+    "message_key",
+    "network_message_id",
+    "message_id",
+    "sender_address",
+    "recipient_address",
+    "message_subject",
+    "first_time",
+    "first_input_id",
+    "first_line",
+)
+
+
+def densest_windows(frame: pd.DataFrame, group: str, window_ns: int) -> pd.DataFrame:
+    """Per group, the window of ``window_ns`` that holds the most distinct recipients.
+
+    Args:
+        frame: rows with ``group``, ``recipient`` and ``time_ns`` columns.
+        group: the column that groups rows (sender or subject).
+        window_ns: window length in nanoseconds.
+
+    Returns:
+        One row per group: ``group``, ``start`` (index into the de-duplicated, sorted frame
+        returned as ``frame.attrs['rows']``), ``count`` of distinct recipients in the window.
+    """
+    rows = frame.sort_values([group, "recipient", "time_ns"], kind="stable")
+    # a recipient mailed again within the window counts once
+    same_pair = (rows[group] == rows[group].shift()) & (
+        rows["recipient"] == rows["recipient"].shift()
+    )
+    gap = rows["time_ns"] - rows["time_ns"].shift()
+    rows = rows[~(same_pair & (gap <= window_ns))]
+    rows = rows.sort_values([group, "time_ns", "recipient"], kind="stable").reset_index(drop=True)
+    codes = pd.factorize(rows[group], sort=True)[0].astype(np.int64)
+    times = rows["time_ns"].to_numpy(dtype=np.int64)
+    offset = times - times.min()
+    stride = int(offset.max()) + window_ns + 1
+    key = codes * stride + offset  # groups never overlap: each lives in its own stride
+    ends = np.searchsorted(key, key + window_ns, side="right")
+    counts = pd.Series(ends - np.arange(len(key)))
+    best = counts.groupby(codes).idxmax()  # earliest densest window per group
+    result = pd.DataFrame(
+        {group: rows[group].to_numpy()[best.to_numpy()], "start": best.to_numpy()}
+    )
+    result["count"] = counts.to_numpy()[result["start"]]
+    result["end"] = ends[result["start"]]
+    result.attrs["rows"] = rows
+    return result
+
+
+def _select_outbound_rows(ctx: Context) -> pd.DataFrame:
+    """Message x recipient rows from internal senders to outside recipients."""
+    if not ctx.tenant_domains or ctx.recipients.num_rows == 0:
+        return pd.DataFrame()
+    mask = pc.and_(
+        pc.and_(
+            ctx.internal_mask(ctx.recipient_sender_domain),
+            pc.invert(ctx.internal_mask(ctx.recipient_domain)),
+        ),
+        pc.and_(pc.is_valid(ctx.recipient_domain), pc.is_valid(ctx.recipients["first_time"])),
+    )
+    frame = ctx.recipient_frame(fill_false(mask), _COLUMNS)
+    if frame.empty:
+        return frame
+    frame["time_ns"] = frame["first_time_ns"].astype("int64")
+    frame["sender"] = frame["sender_address"].str.strip("<> ").str.lower()
+    frame["recipient"] = frame["recipient_address"].str.strip("<> ").str.lower()
+    return frame
+
+
+def outbound_burst(ctx: Context) -> list[Finding]:
+    """Internal senders mailing many distinct outside recipients within a short window."""
+    findings, _ = _bursts(ctx)
+    return findings
+
+
+def _bursts(ctx: Context) -> tuple[list[Finding], set[str]]:
+    if "bursts" not in ctx.memo:
+        ctx.memo["bursts"] = _find_bursts(ctx, _outbound_rows(ctx))
+    return ctx.memo["bursts"]
+
+
+def _outbound_rows(ctx: Context) -> pd.DataFrame:
+    if "outbound_rows" not in ctx.memo:
+        ctx.memo["outbound_rows"] = _select_outbound_rows(ctx)
+    return ctx.memo["outbound_rows"]
+
+
+def _find_bursts(ctx: Context, rows: pd.DataFrame) -> tuple[list[Finding], set[str]]:
+    t = ctx.thresholds
+    if rows.empty:
+        return [], set()
+    window_ns = t.burst_window_minutes * 60 * 1_000_000_000
+    windows = densest_windows(rows, "sender", window_ns)
+    hits = windows[windows["count"] >= t.burst_min_recipients]
+    ordered = windows.attrs["rows"]
+    findings = []
+    for hit in hits.itertuples():
+        window = ordered.iloc[hit.start : hit.end]
+        first, last = window["time_ns"].min(), window["time_ns"].max()
+        subjects = sorted(set(window["message_subject"].dropna()))
+        finding = ctx.finding(
+            BURST_RULE,
+            "high",
+            f"{hit.sender} mailed {plural(int(hit.count), 'outside recipient')} within "
+            f"{t.burst_window_minutes} min",
+            f"The internal mailbox {hit.sender} sent mail to {int(hit.count):,} distinct "
+            f"recipients outside the organization between {display_utc(first)} and "
+            f"{display_utc(last)} ({plural(window['message_key'].nunique(), 'message')}; "
+            f"subjects: {listing(subjects) or 'none'}). A mailbox taken over by an attacker is "
+            "often used this way for spam or phishing. Check the sign-ins to the mailbox "
+            "before the burst, whether the user meant to send these messages, and whether "
+            "outbound spam filtering restricted the account.",
+            ctx.entities(
+                mailbox=[hit.sender],
+                domain=window["recipient"].str.rsplit("@", n=1).str[-1],
+            ),
+            ctx.recipient_evidence_frame(window).assign(detail="sent to an outside recipient"),
+        )
+        if finding:
+            findings.append(finding)
+    return findings, set(hits["sender"])
+
+
+def _normalized_subject(subjects: pd.Series) -> pd.Series:
+    """Subjects compared case-insensitively, without RE:/FW: prefixes and extra spaces."""
+    text = subjects.fillna("").str.lower().str.replace(r"\s+", " ", regex=True).str.strip()
+    return text.str.replace(r"^((re|fw|fwd|aw|wg|sv|vs)\s*:\s*)+", "", regex=True).str.strip()
+
+
+def mass_subject(ctx: Context) -> list[Finding]:
+    """One subject sent by internal senders to many outside recipients within a window.
+
+    A subject whose every sender already has an ``outbound-burst`` finding is not reported
+    again.
+    """
+    t = ctx.thresholds
+    rows = _outbound_rows(ctx)
+    if rows.empty:
+        return []
+    _, burst_senders = _bursts(ctx)
+    rows = rows.assign(subject=_normalized_subject(rows["message_subject"]))
+    rows = rows[rows["subject"] != ""]
+    if rows.empty:
+        return []
+    window_ns = t.mass_subject_window_hours * 3600 * 1_000_000_000
+    windows = densest_windows(rows, "subject", window_ns)
+    hits = windows[windows["count"] >= t.mass_subject_min_recipients]
+    ordered = windows.attrs["rows"]
+    findings = []
+    for hit in hits.itertuples():
+        window = ordered.iloc[hit.start : hit.end]
+        senders = sorted(set(window["sender"]))
+        if set(senders) <= burst_senders:
+            continue
+        subject = window["message_subject"].dropna().iloc[0]
+        first, last = window["time_ns"].min(), window["time_ns"].max()
+        finding = ctx.finding(
+            SUBJECT_RULE,
+            "medium",
+            f"Subject {subject!r} sent to {plural(int(hit.count), 'outside recipient')} by "
+            f"{listing(senders)}",
+            f"{plural(len(senders), 'internal sender')} ({listing(senders)}) sent the subject "
+            f"{subject!r} to {int(hit.count):,} distinct outside recipients between "
+            f"{display_utc(first)} and {display_utc(last)}. One subject to many outside "
+            "addresses is what a spam or phishing run from compromised mailboxes looks like; "
+            "it may also be a legitimate mailing. Ask the senders whether they sent it, and "
+            "look at the messages' content and the sign-ins of the senders.",
+            ctx.entities(mailbox=senders, domain=window["recipient"].str.rsplit("@", n=1).str[-1]),
+            ctx.recipient_evidence_frame(window).assign(detail="sent to an outside recipient"),
+        )
+        if finding:
+            findings.append(finding)
+    return findings
+
+
+__all__ = ["densest_windows", "mass_subject", "outbound_burst"]

@@ -1,0 +1,203 @@
+"""Mail that is slow or stuck: long deferrals, recipients still pending, and mail loops.
+
+Deferrals come from ``Chains.recipients`` (``deferral_count``, ``deferral_seconds``,
+``final_status``). A loop shows as the same Internet message id received over and over for the
+same recipient (each pass through Exchange Online gets a new network message id, so loops are
+counted by ``message_id``), or as an NDR that says so: 5.4.14 (hop count exceeded, possible mail
+loop), 5.4.6 and 4.4.6 (routing loop detected).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from analyzer.findings.base import (
+    EVENT_COLUMNS,
+    Context,
+    display_utc,
+    duration_words,
+    fill_false,
+    listing,
+    plural,
+)
+from analyzer.findings.model import Finding
+
+DEFERRAL_RULE = "long-deferral"
+PENDING_RULE = "pending-at-end"
+LOOP_RULE = "mail-loop"
+LOOP_STATUS_CODES = ("5.4.14", "5.4.6", "4.4.6")
+
+_COLUMNS = (
+    "message_key",
+    "network_message_id",
+    "message_id",
+    "sender_address",
+    "recipient_address",
+    "final_status",
+    "final_time",
+    "deferral_count",
+    "deferral_seconds",
+    "status_code",
+    "smtp_reply",
+)
+
+
+def _by_domain(frame: pd.DataFrame) -> pd.Series:
+    return frame["recipient_address"].str.strip("<> ").str.rsplit("@", n=1).str[-1].str.lower()
+
+
+def long_deferrals(ctx: Context) -> list[Finding]:
+    """Recipients whose delivery was deferred for long, one finding per recipient domain."""
+    t = ctx.thresholds
+    r = ctx.recipients
+    if r.num_rows == 0 or "deferral_seconds" not in r.column_names:
+        return []
+    mask = fill_false(pc.greater_equal(r["deferral_seconds"], t.long_deferral_minutes * 60))
+    frame = ctx.recipient_frame(mask, _COLUMNS)
+    if frame.empty:
+        return []
+    frame["domain"] = _by_domain(frame)
+    findings = []
+    for domain, group in frame.groupby("domain", sort=True):
+        longest = float(group["deferral_seconds"].max())
+        evidence = ctx.pair_event_frame(
+            group[["message_key", "recipient_address"]], prefer_events=("DEFER",)
+        )
+        statuses = dict(
+            zip(
+                group["message_key"] + "\x1f" + group["recipient_address"].str.lower(),
+                "deferred " + group["deferral_seconds"].map(duration_words) + " in all, final "
+                "status " + group["final_status"].fillna("Unknown"),
+                strict=True,
+            )
+        )
+        evidence["detail"] = (evidence["message_key"] + "\x1f" + evidence["recipient_key"]).map(
+            statuses
+        )
+        still = int((group["final_status"] == "Pending").sum())
+        finding = ctx.finding(
+            DEFERRAL_RULE,
+            "low",
+            f"Delivery to {domain} deferred for up to {duration_words(longest)} "
+            f"({plural(len(group), 'recipient')})",
+            f"Delivery to {plural(len(group), 'recipient')} at {domain} was deferred for "
+            f"{t.long_deferral_minutes} minutes or more (longest {duration_words(longest)}); "
+            f"{still:,} of them are still pending. Long deferrals come from a receiving server "
+            "that is down or refuses the organization's mail (greylisting, a blocklisting "
+            "of the sending IPs), or from a broken connector. Read the DEFER replies in the "
+            "evidence.",
+            ctx.entities(domain=[domain], mailbox=group["recipient_address"].str.lower()),
+            evidence,
+        )
+        if finding:
+            findings.append(finding)
+    return findings
+
+
+def pending_at_end(ctx: Context) -> list[Finding]:
+    """Recipients still pending at the end of the data, one finding per recipient domain."""
+    t = ctx.thresholds
+    r = ctx.recipients
+    end = ctx.data_end_ns
+    if r.num_rows == 0 or end is None:
+        return []
+    cutoff = pa.scalar(end - t.pending_min_age_minutes * 60 * 1_000_000_000, pa.int64())
+    final_ns = r["final_time"].cast(pa.int64())
+    mask = pc.and_(
+        fill_false(pc.equal(r["final_status"], "Pending")),
+        fill_false(pc.less_equal(final_ns, cutoff)),
+    )
+    frame = ctx.recipient_frame(mask, _COLUMNS)
+    if frame.empty:
+        return []
+    frame["domain"] = _by_domain(frame)
+    findings = []
+    for domain, group in frame.groupby("domain", sort=True):
+        since = group["final_time_ns"].min()
+        evidence = ctx.pair_event_frame(
+            group[["message_key", "recipient_address"]],
+            prefer_events=("DEFER",),
+            prefer_statuses=("pending", "gettingstatus"),
+        )
+        evidence["detail"] = "last event; still pending at the end of the data"
+        finding = ctx.finding(
+            PENDING_RULE,
+            "low",
+            f"{plural(len(group), 'recipient')} at {domain} still pending at the end of the data",
+            f"{plural(len(group), 'recipient')} at {domain} had no final delivery event by the "
+            f"end of the data ({display_utc(end)}); the oldest has waited since "
+            f"{display_utc(since)}. Either the mail is still queued (the receiving side is "
+            "unreachable or refusing it) or the export stopped before the outcome. Trace these "
+            "messages again, or export a later time range.",
+            ctx.entities(domain=[domain], mailbox=group["recipient_address"].str.lower()),
+            evidence,
+        )
+        if finding:
+            findings.append(finding)
+    return findings
+
+
+def mail_loops(ctx: Context) -> list[Finding]:
+    """The same Internet message id received many times for one recipient, or loop NDRs."""
+    t = ctx.thresholds
+    events = ctx.events
+    if events.num_rows == 0:
+        return []
+    message_id = pc.utf8_lower(pc.utf8_trim(events["message_id"], " <>"))
+    is_receive = fill_false(pc.equal(pc.utf8_upper(events["event_id"]), "RECEIVE"))
+    table = pa.table({"message_id": message_id, "recipient_key": events["recipient_key"]}).filter(
+        pc.and_(is_receive, pc.is_valid(message_id))
+    )
+    counts = table.group_by(["message_id", "recipient_key"]).aggregate([("message_id", "count")])
+    counts = counts.filter(pc.greater_equal(counts["message_id_count"], t.loop_min_receives))
+    looping = set(counts["message_id"].to_pylist())
+    loop_ndr = fill_false(pc.is_in(events["status_code"], value_set=pa.array(LOOP_STATUS_CODES)))
+    looping |= set(pc.unique(message_id.filter(loop_ndr).drop_null()).to_pylist())
+    if not looping:
+        return []
+    wanted = pc.and_(
+        fill_false(pc.is_in(message_id, value_set=pa.array(sorted(looping)))),
+        pc.or_(is_receive, loop_ndr),
+    )
+    rows = ctx.event_frame(wanted, EVENT_COLUMNS)
+    rows["loop_id"] = rows["message_id"].str.strip(" <>").str.lower()
+    rows["ndr"] = rows["status_code"].isin(LOOP_STATUS_CODES)
+    findings = []
+    for _, group in rows.groupby("loop_id", sort=True):
+        receives = group[~group["ndr"]]
+        per_recipient = receives.groupby("recipient_key").size()
+        most = int(per_recipient.max()) if not per_recipient.empty else 0
+        recipients = sorted(per_recipient[per_recipient == most].index) if most else []
+        ndr_codes = sorted(set(group.loc[group["ndr"], "status_code"]))
+        group = group.assign(
+            detail=np.where(
+                group["ndr"], "NDR " + group["status_code"].fillna("") + ": loop", "received again"
+            )
+        )
+        shown_id = group["message_id"].iloc[0]
+        what = f"received {most} times for {listing(recipients)}" if most >= 2 else ""
+        if ndr_codes:
+            what = (what + "; " if what else "") + f"rejected with {', '.join(ndr_codes)}"
+        finding = ctx.finding(
+            LOOP_RULE,
+            "medium",
+            f"Possible mail loop: {shown_id} {what}",
+            f"The message {shown_id} was seen between {display_utc(group['time_ns'].min())} "
+            f"and {display_utc(group['time_ns'].max())} under "
+            f"{plural(group['message_key'].nunique(), 'network message id')}: {what}. "
+            "A mail loop (two forwarding rules or connectors sending mail back and forth) "
+            "floods mailboxes and queues. "
+            "Find the forwarding or routing that sends it back: compare the servers and "
+            "connectors of successive RECEIVE events.",
+            ctx.entities(mailbox=[*recipients, *group["sender_address"].dropna().str.lower()]),
+            group,
+        )
+        if finding:
+            findings.append(finding)
+    return findings
+
+
+__all__ = ["long_deferrals", "mail_loops", "pending_at_end"]

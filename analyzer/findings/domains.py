@@ -1,0 +1,320 @@
+"""Look-alike and first-seen domains.
+
+A look-alike domain differs from one the organization trusts (its own domains, inferred from
+internal recipients by ``analyzer.chains``, or a frequent correspondent) by one character, a
+digit for a letter (0/o, 1/l/i, 5/s, ...), or a homoglyph (Cyrillic ``а`` for Latin ``a``,
+``rn`` for ``m``, an IDN written as punycode ``xn--``). The organization's own domains are
+never compared with each other: contoso.com and contoso.co.uk both internal are not
+look-alikes. Comparisons run over distinct domains only (a few thousand at most).
+
+A sender domain first seen in the last part of the case's time range is new to the
+organization; in a business e-mail compromise the attacker's domain usually is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import unicodedata
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from analyzer.findings.base import Context, display_utc, domain_of, fill_false, listing, plural
+from analyzer.findings.model import Finding
+
+LOOKALIKE_RULE = "lookalike-domain"
+FIRST_SEEN_RULE = "first-seen-domain"
+
+# Characters that look like Latin letters or like each other, mapped to one representative.
+# Digits for letters (0/o, 1/l/i, 3/e, 5/s) and the usual Cyrillic and Greek confusables.
+_CONFUSABLES = str.maketrans(
+    {
+        "0": "o",
+        "1": "l",
+        "i": "l",
+        "3": "e",
+        "5": "s",
+        "а": "a",  # Cyrillic
+        "е": "e",
+        "о": "o",
+        "р": "p",
+        "с": "c",
+        "у": "y",
+        "х": "x",
+        "і": "l",
+        "ј": "j",
+        "ѕ": "s",
+        "ԁ": "d",
+        "һ": "h",
+        "ӏ": "l",
+        "ո": "n",  # Armenian
+        "ɡ": "g",
+        "ı": "l",
+        "α": "a",  # Greek
+        "ο": "o",
+        "ρ": "p",
+        "ν": "v",
+        "τ": "t",
+        "ι": "l",
+        "κ": "k",
+        "χ": "x",
+        "ε": "e",
+    }
+)
+_DIGITS = set("0135")
+
+
+def decode_idn(domain: str) -> str:
+    """A domain with its punycode labels (``xn--``) decoded; unchanged when not decodable."""
+    labels = []
+    for label in domain.split("."):
+        if label.startswith("xn--"):
+            with contextlib.suppress(UnicodeError):
+                label = label.encode("ascii").decode("idna")
+        labels.append(label)
+    return ".".join(labels)
+
+
+def skeleton(domain: str) -> str:
+    """What a domain looks like: IDN decoded, accents dropped, confusables folded."""
+    text = unicodedata.normalize("NFKD", decode_idn(domain.lower()))
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = text.translate(_CONFUSABLES)
+    return text.replace("rn", "m").replace("vv", "w").replace("cl", "d")
+
+
+def within_one_edit(a: str, b: str) -> bool:
+    """Whether ``a`` becomes ``b`` by one insertion, deletion, substitution or swap."""
+    if a == b:
+        return False
+    if abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) > len(b):
+        a, b = b, a
+    start = 0
+    while start < len(a) and a[start] == b[start]:
+        start += 1
+    if len(a) == len(b):
+        rest_a, rest_b = a[start + 1 :], b[start + 1 :]
+        if rest_a == rest_b:
+            return True  # one substitution
+        # one swap of neighbours: ab -> ba
+        return (
+            start + 1 < len(a)
+            and a[start] == b[start + 1]
+            and a[start + 1] == b[start]
+            and a[start + 2 :] == b[start + 2 :]
+        )
+    return a[start:] == b[start + 1 :]  # one insertion into a
+
+
+def _name_part(domain: str) -> str:
+    """The domain without its last label: ``contoso`` of contoso.com (for length checks)."""
+    return domain.rsplit(".", 1)[0] if "." in domain else domain
+
+
+def lookalike_kind(candidate: str, reference: str, min_length: int) -> str | None:
+    """How ``candidate`` imitates ``reference`` (a phrase for the title), or None."""
+    if candidate == reference:
+        return None
+    if min(len(_name_part(decode_idn(candidate))), len(_name_part(reference))) < min_length:
+        return None
+    if candidate.endswith("." + reference) or reference.endswith("." + candidate):
+        return None  # a subdomain, not an imitation
+    decoded = decode_idn(candidate)
+    if skeleton(candidate) == skeleton(reference):
+        if decoded != candidate or not decoded.isascii():
+            return "homoglyph (internationalized domain name)"
+        if any(ch in _DIGITS for ch in candidate) and not any(ch in _DIGITS for ch in reference):
+            return "digit for a letter"
+        return "look-alike characters"
+    if within_one_edit(candidate, reference):
+        return "one character differs"
+    return None
+
+
+def _domain_counts(ctx: Context) -> pd.DataFrame:
+    """Per external or internal domain: messages sent from it, to it, first time sending."""
+    r = ctx.recipients
+    table = pa.table(
+        {
+            "message_key": r["message_key"],
+            "sender_domain": ctx.recipient_sender_domain,
+            "recipient_domain": ctx.recipient_domain,
+            "first_time": r["first_time"],
+        }
+    )
+    sent = (
+        table.group_by("sender_domain")
+        .aggregate([("message_key", "count_distinct"), ("first_time", "min")])
+        .to_pandas()
+        .rename(
+            columns={
+                "sender_domain": "domain",
+                "message_key_count_distinct": "sent",
+                "first_time_min": "first_sent",
+            }
+        )
+    )
+    received = (
+        table.group_by("recipient_domain")
+        .aggregate([("message_key", "count_distinct")])
+        .to_pandas()
+        .rename(columns={"recipient_domain": "domain", "message_key_count_distinct": "received"})
+    )
+    counts = sent.merge(received, on="domain", how="outer").dropna(subset=["domain"])
+    counts[["sent", "received"]] = counts[["sent", "received"]].fillna(0).astype("int64")
+    counts["messages"] = counts["sent"] + counts["received"]
+    return counts.sort_values("domain", kind="stable").reset_index(drop=True)
+
+
+def _domain_rows(ctx: Context, domain: str) -> pd.DataFrame:
+    """Evidence candidates: the first message x recipient rows from or to ``domain``."""
+    mask = pc.or_(
+        fill_false(pc.equal(ctx.recipient_sender_domain, domain)),
+        fill_false(pc.equal(ctx.recipient_domain, domain)),
+    )
+    frame = ctx.recipient_frame(
+        mask,
+        (
+            "message_key",
+            "network_message_id",
+            "message_id",
+            "sender_address",
+            "recipient_address",
+            "first_time",
+            "first_input_id",
+            "first_line",
+        ),
+    )
+    return frame
+
+
+def lookalike_domains(ctx: Context) -> list[Finding]:
+    """Outside domains one character, digit or homoglyph away from a trusted domain."""
+    t = ctx.thresholds
+    if ctx.recipients.num_rows == 0:
+        return []
+    counts = _domain_counts(ctx)
+    counts["internal"] = counts["domain"].map(ctx.is_internal).astype(bool)
+    frequent = counts[
+        ~counts["internal"] & (counts["messages"] >= t.frequent_correspondent_min_messages)
+    ]
+    references = sorted(set(ctx.tenant_domains) | set(frequent["domain"]))
+    candidates = counts[~counts["internal"] & ~counts["domain"].isin(references)]
+    findings = []
+    for candidate in candidates["domain"]:  # distinct domains, a few thousand at most
+        matches = []
+        for reference in references:
+            kind = lookalike_kind(candidate, reference, t.lookalike_min_length)
+            if kind:
+                matches.append((reference, kind))
+        if not matches:
+            continue
+        rows = _domain_rows(ctx, candidate)
+        inbound = rows[rows["sender_address"].str.lower().str.endswith("@" + candidate)]
+        outbound = rows[~rows.index.isin(inbound.index)]
+        imitated = [ref for ref, _ in matches]
+        what = "; ".join(
+            f"{kind} from {ref} ({'ours' if ctx.is_internal(ref) else 'a frequent correspondent'})"
+            for ref, kind in matches
+        )
+        shown = decode_idn(candidate)
+        shown_text = f" (shown as {shown})" if shown != candidate else ""
+        evidence = ctx.recipient_evidence_frame(rows)
+        evidence["detail"] = (
+            "from "
+            + rows["sender_address"].fillna("?")
+            + " to "
+            + rows["recipient_address"].fillna("?")
+        )
+        finding = ctx.finding(
+            LOOKALIKE_RULE,
+            "high",
+            f"Look-alike domain {candidate}{shown_text} imitates {listing(imitated)}",
+            f"The domain {candidate}{shown_text} differs from {what}. It sent "
+            f"{plural(len(set(inbound['message_key'])), 'message')} to the organization and "
+            f"received {plural(len(set(outbound['message_key'])), 'message')} from it. "
+            "Look-alike domains are the tool of business e-mail compromise and invoice fraud: "
+            "check what these messages asked for, warn the recipients, and block the domain.",
+            ctx.entities(
+                domain=[candidate, *imitated],
+                mailbox=[
+                    *rows["sender_address"].str.lower(),
+                    *rows["recipient_address"].str.lower(),
+                ],
+            ),
+            evidence,
+        )
+        if finding:
+            findings.append(finding)
+    return findings
+
+
+def first_seen_domains(ctx: Context) -> list[Finding]:
+    """Outside sender domains whose first message falls in the last part of the data."""
+    t = ctx.thresholds
+    start, end = ctx.data_start_ns, ctx.data_end_ns
+    if start is None or end is None or ctx.recipients.num_rows == 0:
+        return []
+    span = end - start
+    if span < t.first_seen_min_span_hours * 3600 * 1_000_000_000:
+        return []
+    cutoff = end - int(span * t.first_seen_tail_fraction)
+    counts = _domain_counts(ctx)
+    counts = counts[(counts["sent"] > 0) & counts["first_sent"].notna()]
+    counts = counts[~counts["domain"].map(ctx.is_internal).astype(bool)]
+    first_ns = pd.Series(
+        pa.array(counts["first_sent"]).cast(pa.int64()).to_numpy(zero_copy_only=False),
+        index=counts.index,
+    )
+    new = counts[first_ns >= cutoff]
+    if new.empty:
+        return []
+    domains = sorted(new["domain"])
+    # evidence: each new domain's first message x recipient row
+    mask = fill_false(pc.is_in(ctx.recipient_sender_domain, value_set=pa.array(domains)))
+    frame = ctx.recipient_frame(
+        mask,
+        (
+            "message_key",
+            "network_message_id",
+            "message_id",
+            "sender_address",
+            "recipient_address",
+            "first_time",
+            "first_input_id",
+            "first_line",
+        ),
+    )
+    frame["domain"] = domain_of(pa.array(frame["sender_address"], pa.string())).to_pandas()
+    frame = frame.sort_values(["domain", "first_time_ns", "first_line"], kind="stable")
+    firsts = frame.drop_duplicates("domain")
+    evidence = ctx.recipient_evidence_frame(firsts)
+    evidence["detail"] = "first message from " + firsts["domain"]
+    messages = int(new["sent"].sum())
+    finding = ctx.finding(
+        FIRST_SEEN_RULE,
+        "info",
+        f"{plural(len(domains), 'sender domain')} first seen after {display_utc(cutoff)}: "
+        f"{listing(domains)}",
+        f"These outside domains sent their first message in the last "
+        f"{t.first_seen_tail_fraction:.0%} of the data (after {display_utc(cutoff)}), "
+        f"{plural(messages, 'message')} in all. A domain new to the organization late in an "
+        "incident's time range may belong to the attacker (look-alike domains usually are). "
+        "Check when each domain was registered and what its messages asked for.",
+        ctx.entities(domain=domains),
+        evidence,
+    )
+    return [finding] if finding else []
+
+
+__all__ = [
+    "decode_idn",
+    "first_seen_domains",
+    "lookalike_domains",
+    "lookalike_kind",
+    "skeleton",
+    "within_one_edit",
+]

@@ -1,0 +1,250 @@
+"""External forwarding: inbox rules and redirects that send internal mail outside, and relays.
+
+Exchange logs an inbox-rule forward or redirect as a new message whose RECEIVE event has the
+source MAILBOXRULE and whose ``reference`` points back to the message that triggered the rule
+(``Chains.links``, relation ``inbox_rule_forward_of``). Mailbox forwarding
+(ForwardingSmtpAddress) and redirecting mail flow rules show as a REDIRECT event whose
+``related_recipient_address`` is the new recipient. When Exchange Online relays an outside
+message on to another outside address it rewrites the envelope sender (Sender Rewriting Scheme),
+so the relayed copy has a ``return_path`` that differs from its sender.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from analyzer.findings.base import (
+    EVENT_COLUMNS,
+    Context,
+    address_lower,
+    display_utc,
+    domain_of,
+    domain_of_text,
+    fill_false,
+    listing,
+    plural,
+)
+from analyzer.findings.model import Finding
+
+RULE = "external-forwarding"
+RELAY_RULE = "sender-rewritten-relay"
+
+
+def external_forwarding(ctx: Context) -> list[Finding]:
+    """Inbox-rule forwards and redirects from internal mailboxes to outside addresses."""
+    if not ctx.tenant_domains or ctx.events.num_rows == 0:
+        return []
+    return _inbox_rule_forwards(ctx) + _redirects(ctx)
+
+
+def _inbox_rule_forwards(ctx: Context) -> list[Finding]:
+    source = pc.utf8_upper(ctx.events["source"])
+    rule_rows = ctx.event_frame(pc.equal(source, "MAILBOXRULE"), EVENT_COLUMNS)
+    if rule_rows.empty:
+        return []
+    forwarded_keys = sorted(set(rule_rows["message_key"].dropna()))
+    # the forwarded copies' recipients outside the organization
+    recipients = ctx.recipient_frame(
+        pc.is_in(ctx.recipients["message_key"], value_set=pa.array(forwarded_keys)),
+        (
+            "message_key",
+            "recipient_address",
+            "sender_address",
+            "network_message_id",
+            "message_id",
+            "first_time",
+            "first_input_id",
+            "first_line",
+        ),
+    )
+    recipients["domain"] = recipients["recipient_address"].map(domain_of_text)
+    outside = recipients[
+        recipients["domain"].notna() & ~recipients["domain"].map(ctx.is_internal).astype(bool)
+    ].copy()
+    if outside.empty:
+        return []
+    # the mailbox whose rule fired: the forwarded copy's sender when internal, else the
+    # internal recipient of the message that triggered it
+    links = ctx.chains.links
+    links = links.filter(
+        pc.and_(
+            pc.equal(links["relation"], "inbox_rule_forward_of"),
+            pc.is_in(links["message_key"], value_set=pa.array(forwarded_keys)),
+        )
+    ).to_pandas()
+    triggers = links.groupby("message_key")["related_message_key"].agg(lambda s: sorted(set(s)))
+    trigger_keys = sorted({k for keys in triggers for k in keys})
+    trigger_recipients = ctx.recipient_frame(
+        pc.is_in(ctx.recipients["message_key"], value_set=pa.array(trigger_keys, pa.string())),
+        ("message_key", "recipient_address", "sender_address", "message_subject"),
+    )
+    trigger_recipients = trigger_recipients[
+        trigger_recipients["recipient_address"].map(domain_of_text).map(ctx.is_internal)
+    ]
+    rule_senders = (
+        rule_rows.assign(sender=rule_rows["sender_address"].str.lower())
+        .groupby("message_key")["sender"]
+        .first()
+    )
+
+    def mailboxes_of(message_key: str) -> list[str]:
+        sender = rule_senders.get(message_key)
+        if isinstance(sender, str) and ctx.is_internal(domain_of_text(sender)):
+            return [sender.strip("<>")]
+        keys = triggers.get(message_key, [])
+        found = trigger_recipients[trigger_recipients["message_key"].isin(keys)]
+        return sorted(set(found["recipient_address"].str.lower())) or ["(unknown mailbox)"]
+
+    outside["mailbox"] = outside["message_key"].map(mailboxes_of)
+    outside = outside.explode("mailbox")
+    findings = []
+    for mailbox, group in outside.groupby("mailbox", sort=True):
+        keys = sorted(set(group["message_key"]))
+        targets = sorted(set(group["recipient_address"].str.lower()))
+        rows = rule_rows[rule_rows["message_key"].isin(keys)].copy()
+        rows["detail"] = "inbox rule (MAILBOXRULE) created the forwarded copy"
+        sends = ctx.pair_event_frame(
+            group[["message_key", "recipient_address"]], prefer_events=("SEND", "DELIVER")
+        )
+        sends["detail"] = "forwarded copy to " + sends["recipient_address"].fillna("?")
+        my_triggers = sorted({t for k in keys for t in triggers.get(k, [])})
+        trigger_pairs = trigger_recipients[trigger_recipients["message_key"].isin(my_triggers)]
+        if mailbox != "(unknown mailbox)":
+            trigger_pairs = trigger_pairs[trigger_pairs["recipient_address"].str.lower() == mailbox]
+        trigger_rows = ctx.pair_event_frame(
+            trigger_pairs[["message_key", "recipient_address"]], prefer_events=("DELIVER",)
+        )
+        trigger_rows["detail"] = "triggering message from " + trigger_rows["sender_address"].fillna(
+            "?"
+        )
+        first = rows["time_ns"].min()
+        untriggered = len(keys) - len({k for k in keys if triggers.get(k)})
+        if my_triggers:
+            linked = (
+                f"the evidence lists the {plural(len(my_triggers), 'inbound message')} that "
+                "triggered it"
+            )
+            if untriggered:
+                linked += f" ({plural(untriggered, 'forwarded copy', 'forwarded copies')} "
+                linked += "have no trigger in the data)"
+        else:
+            linked = "the messages that triggered it are not in the data"
+        finding = ctx.finding(
+            RULE,
+            "high",
+            f"Inbox rule of {mailbox} forwards mail outside to {listing(targets)} "
+            f"({plural(len(keys), 'message')})",
+            f"An inbox rule in the internal mailbox {mailbox} sent copies of "
+            f"{plural(len(keys), 'message')} to addresses outside the organization, the first "
+            f"at {display_utc(first)}; {linked}. Attackers who take over a mailbox often add "
+            "such a rule to keep reading its mail after the password is reset. Check the "
+            "mailbox's inbox rules (Get-InboxRule) and when they were created, the sign-ins to "
+            "the mailbox around the first forward, and what the forwarded messages contained.",
+            ctx.entities(
+                mailbox=[mailbox, *targets] if mailbox != "(unknown mailbox)" else targets,
+                domain=group["domain"],
+            ),
+            [rows, sends, trigger_rows],
+        )
+        if finding:
+            findings.append(finding)
+    return findings
+
+
+def _redirects(ctx: Context) -> list[Finding]:
+    events = ctx.events
+    new_domain = domain_of(events["related_recipient_address"])
+    mask = pc.and_(
+        pc.and_(
+            pc.equal(pc.utf8_upper(events["event_id"]), "REDIRECT"),
+            ctx.event_recipient_internal,
+        ),
+        pc.and_(pc.invert(ctx.internal_mask(new_domain)), pc.is_valid(new_domain)),
+    )
+    rows = ctx.event_frame(fill_false(mask), EVENT_COLUMNS)
+    if rows.empty:
+        return []
+    rows["mailbox"] = rows["recipient_address"].str.lower()
+    rows["target"] = rows["related_recipient_address"].str.lower()
+    rows["detail"] = "redirected to " + rows["target"]
+    findings = []
+    for mailbox, group in rows.groupby("mailbox", sort=True):
+        targets = sorted(set(group["target"]))
+        count = group["message_key"].nunique()
+        finding = ctx.finding(
+            RULE,
+            "high",
+            f"Mail to {mailbox} is redirected to outside {listing(targets)} "
+            f"({plural(count, 'message')})",
+            f"Exchange redirected {plural(count, 'message')} addressed to the internal mailbox "
+            f"{mailbox} to addresses outside the organization, the first at "
+            f"{display_utc(group['time_ns'].min())}. Mailbox forwarding (ForwardingSmtpAddress), "
+            "a redirecting inbox rule or a mail flow rule does this; attackers use each to "
+            "siphon mail. Check the mailbox's forwarding settings and inbox rules, mail flow "
+            "rules that redirect, and who changed them and when.",
+            ctx.entities(mailbox=[mailbox, *targets], domain=[domain_of_text(t) for t in targets]),
+            group,
+        )
+        if finding:
+            findings.append(finding)
+    return findings
+
+
+def sender_rewritten_relay(ctx: Context) -> list[Finding]:
+    """Outside mail relayed on to outside addresses with a rewritten envelope sender."""
+    if not ctx.tenant_domains or ctx.events.num_rows == 0:
+        return []
+    events = ctx.events
+    return_path = address_lower(events["return_path"])
+    sender = address_lower(events["sender_address"])
+    mask = pc.and_(
+        pc.and_(
+            pc.and_(pc.is_valid(return_path), pc.not_equal(return_path, "")),
+            pc.not_equal(return_path, sender),
+        ),
+        pc.and_(
+            pc.and_(pc.is_valid(ctx.event_sender_domain), pc.invert(ctx.event_sender_internal)),
+            pc.and_(
+                pc.is_valid(ctx.event_recipient_domain), pc.invert(ctx.event_recipient_internal)
+            ),
+        ),
+    )
+    rows = ctx.event_frame(fill_false(mask), EVENT_COLUMNS)
+    if rows.empty:
+        return []
+    # one row per relayed message and destination: the first
+    rows = rows.sort_values(["time_ns", "row"], kind="stable").drop_duplicates(
+        ["message_key", "recipient_key"]
+    )
+    rows["destination"] = rows["recipient_address"].str.lower()
+    rows["detail"] = (
+        "from " + rows["sender_address"].fillna("?") + ", return path " + rows["return_path"]
+    )
+    findings = []
+    for destination, group in rows.groupby("destination", sort=True):
+        count = group["message_key"].nunique()
+        senders = sorted(set(group["sender_address"].str.lower()))
+        finding = ctx.finding(
+            RELAY_RULE,
+            "medium",
+            f"Outside mail relayed to {destination} with a rewritten sender "
+            f"({plural(count, 'message')})",
+            f"{plural(count, 'message')} from outside senders ({listing(senders)}) went on to "
+            f"the outside address {destination} with an envelope sender (return path) that "
+            "differs from the sender: the signature of a mailbox or rule in the organization "
+            "forwarding its mail outside (Exchange Online rewrites the sender of what it "
+            "relays). Find which mailbox forwards to this address (ForwardingSmtpAddress, "
+            "inbox rules, mail flow rules), using the messages' network message ids.",
+            ctx.entities(
+                mailbox=[destination],
+                domain=[domain_of_text(destination), *group["return_path"].map(domain_of_text)],
+            ),
+            group,
+        )
+        if finding:
+            findings.append(finding)
+    return findings
+
+
+__all__ = ["external_forwarding", "sender_rewritten_relay"]

@@ -1,0 +1,144 @@
+"""Rare sending IPs of internal senders.
+
+The IP a message was submitted from (``original_client_ip``; ``from_ip`` in summary-type
+exports) is where the sender's mail client was. A mailbox that always sends from the office
+and the user's home, and once from an address nobody in the organization uses, was probably
+used by someone else. One unusual IP from which several internal mailboxes send is the
+attacker's machine working through a list of compromised accounts.
+
+Counted in messages (distinct chains), per internal sender and IP.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from analyzer.findings.base import (
+    EVENT_COLUMNS,
+    Context,
+    address_lower,
+    display_utc,
+    fill_false,
+    listing,
+    plural,
+)
+from analyzer.findings.model import Finding
+
+RARE_RULE = "rare-client-ip"
+SHARED_RULE = "shared-unusual-ip"
+
+
+def _sending_ips(ctx: Context) -> pa.ChunkedArray:
+    events = ctx.events
+    ip = pc.utf8_trim_whitespace(events["original_client_ip"])
+    if "from_ip" in events.column_names:
+        ip = pc.coalesce(ip, pc.utf8_trim_whitespace(events["from_ip"]))
+    return pc.if_else(pc.equal(ip, ""), None, ip)
+
+
+def _pairs(ctx: Context) -> tuple[pd.DataFrame, pa.ChunkedArray, pa.ChunkedArray, pa.ChunkedArray]:
+    """Per (internal sender, IP): messages from that IP, the sender's messages in all."""
+    ip = _sending_ips(ctx)
+    sender = address_lower(ctx.events["sender_address"])
+    mask = fill_false(pc.and_(ctx.event_sender_internal, pc.is_valid(ip)))
+    table = pa.table({"sender": sender, "ip": ip, "message_key": ctx.events["message_key"]}).filter(
+        mask
+    )
+    per_pair = (
+        table.group_by(["sender", "ip"])
+        .aggregate([("message_key", "count_distinct")])
+        .rename_columns(["sender", "ip", "pair_messages"])
+    )
+    per_sender = (
+        table.group_by("sender")
+        .aggregate([("message_key", "count_distinct")])
+        .rename_columns(["sender", "sender_messages"])
+    )
+    pairs = per_pair.join(per_sender, "sender").to_pandas()
+    pairs["other_messages"] = pairs["sender_messages"] - pairs["pair_messages"]
+    pairs = pairs.sort_values(["ip", "sender"], kind="stable").reset_index(drop=True)
+    return pairs, sender, ip, mask
+
+
+def _evidence(
+    ctx: Context, sender: pa.ChunkedArray, ip: pa.ChunkedArray, mask, wanted
+) -> pd.DataFrame:
+    """Event rows of the wanted (sender, IP) pairs, one per message and recipient."""
+    key = pc.binary_join_element_wise(sender, ip, "\x1f")
+    selected = pc.and_(mask, fill_false(pc.is_in(key, value_set=pa.array(sorted(wanted)))))
+    rows = ctx.event_frame(selected, (*EVENT_COLUMNS, "original_client_ip", "from_ip"))
+    rows["sender"] = rows["sender_address"].str.strip("<> ").str.lower()
+    sending_ip = rows["original_client_ip"]
+    if "from_ip" in rows:
+        sending_ip = sending_ip.fillna(rows["from_ip"])
+    rows["ip"] = sending_ip.str.strip()
+    rows = rows.sort_values(["time_ns", "row"], kind="stable")
+    return rows.drop_duplicates(["message_key", "recipient_key"])
+
+
+def rare_ips(ctx: Context) -> list[Finding]:
+    """Internal senders seen from an IP they (and everyone else) otherwise never use."""
+    t = ctx.thresholds
+    if not ctx.tenant_domains or ctx.events.num_rows == 0:
+        return []
+    if "original_client_ip" not in ctx.events.column_names:
+        return []
+    pairs, sender, ip, mask = _pairs(ctx)
+    if pairs.empty:
+        return []
+    pairs["rare"] = (pairs["pair_messages"] <= t.rare_ip_max_messages) & (
+        pairs["other_messages"] >= t.rare_ip_min_history
+    )
+    senders_per_ip = pairs.groupby("ip")["sender"].transform("size")
+    rare_senders_per_ip = pairs.groupby("ip")["rare"].transform("sum")
+    lonely = pairs[pairs["rare"] & (senders_per_ip == 1)]
+    shared = pairs[pairs["rare"] & (rare_senders_per_ip >= t.shared_ip_min_senders)]
+    wanted = set(lonely["sender"] + "\x1f" + lonely["ip"]) | set(
+        shared["sender"] + "\x1f" + shared["ip"]
+    )
+    if not wanted:
+        return []
+    rows = _evidence(ctx, sender, ip, mask, wanted)
+    findings = []
+    for pair in lonely.itertuples():
+        evidence = rows[(rows["sender"] == pair.sender) & (rows["ip"] == pair.ip)].copy()
+        evidence["detail"] = "sent from " + pair.ip
+        finding = ctx.finding(
+            RARE_RULE,
+            "medium",
+            f"{pair.sender} sent from unusual IP {pair.ip} "
+            f"({pair.pair_messages} of {plural(int(pair.sender_messages), 'message')})",
+            f"The internal mailbox {pair.sender} sent {plural(int(pair.pair_messages), 'message')}"
+            f" from {pair.ip}, first at {display_utc(evidence['time_ns'].min())}, and "
+            f"{int(pair.other_messages):,} from other IPs; no other internal sender used this "
+            "IP. Someone else may have used the account: check the mailbox's sign-ins from "
+            "this IP, where the IP is, and what these messages were.",
+            ctx.entities(mailbox=[pair.sender], ip=[pair.ip]),
+            evidence,
+        )
+        if finding:
+            findings.append(finding)
+    for address, group in shared.groupby("ip", sort=True):
+        senders = sorted(group["sender"])
+        evidence = rows[(rows["ip"] == address) & rows["sender"].isin(senders)].copy()
+        evidence["detail"] = "sent by " + evidence["sender"] + " from " + address
+        finding = ctx.finding(
+            SHARED_RULE,
+            "high",
+            f"{plural(len(senders), 'internal sender')} used the unusual IP {address}",
+            f"{plural(len(senders), 'internal mailbox', 'internal mailboxes')} "
+            f"({listing(senders)}) each sent a few messages from {address} and most of their "
+            "mail from elsewhere. One machine sending as several accounts it does not normally "
+            "use is how attackers work through compromised mailboxes. Check the sign-ins of "
+            "these accounts from this IP, reset their credentials, and review what was sent.",
+            ctx.entities(mailbox=senders, ip=[address]),
+            evidence,
+        )
+        if finding:
+            findings.append(finding)
+    return findings
+
+
+__all__ = ["rare_ips"]

@@ -1,0 +1,289 @@
+"""Threat verdicts: malware, phish, spam and bulk verdicts, quarantines, and spam let through.
+
+Exchange Online Protection writes its verdicts into ``custom_data`` (``S:SFA=...|SFV=SPM|SCL=9|
+DI=SQ|...``; ``S:AMA=...|name=<malware>``), which ``analyzer.chains`` parses per recipient
+(``sfv``, ``scl``, ``di``, ``malware_name``); Defender exports say it in ``threat_types``.
+SFV values: SPM spam, SKS marked as spam before filtering, SKB/BLK blocked sender;
+SCL -1..9 (5-6 spam, 9 high confidence spam); DI: SB blocked, SQ quarantined, SD deleted,
+SJ junk folder, SN normal (inbox). Phish is read from the spam filter's category
+(``SFA.CAT``: PHSH, HPHSH, SPOOF, ...) or Defender's threat types; bulk from ``SFA.SRV=BULK``
+or ``SFA.CAT=BULK``.
+
+One finding per verdict kind (not per message), naming the senders and recipients.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from analyzer.findings.base import Context, fill_false, listing, plural
+from analyzer.findings.model import Finding
+
+SPAM_SFV = ("SPM", "SKS", "SKB", "BLK")
+PHISH_CATEGORIES = ("PHSH", "HPHSH", "HPHISH", "PHISH", "SPOOF", "GIMP", "UIMP", "DIMP")
+NOT_INBOX = ("SJ", "SQ", "SD", "SB")
+
+_COLUMNS = (
+    "message_key",
+    "network_message_id",
+    "message_id",
+    "sender_address",
+    "recipient_address",
+    "message_subject",
+    "final_status",
+    "sfv",
+    "scl",
+    "di",
+    "malware_name",
+    "first_time",
+    "first_input_id",
+    "first_line",
+)
+
+
+def _lookup(ctx: Context, key: str) -> pa.ChunkedArray:
+    return pc.utf8_upper(pc.utf8_trim_whitespace(ctx.custom_value(key)))
+
+
+def _threat_type(ctx: Context, word: str) -> pa.ChunkedArray:
+    if "threat_types" not in ctx.events.column_names:
+        return pa.chunked_array([pa.array(np.zeros(ctx.events.num_rows, dtype=bool))])
+    return fill_false(pc.match_substring(ctx.events["threat_types"], word, ignore_case=True))
+
+
+def _message_keys(ctx: Context, mask: pa.ChunkedArray) -> pa.Array:
+    keys = ctx.events["message_key"].filter(fill_false(mask)).drop_null()
+    return pc.unique(keys) if len(keys) else pa.array([], pa.string())
+
+
+def _scl(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """SCL as integers, whatever type chains gave it (non-numbers are null)."""
+    if pa.types.is_integer(column.type):
+        return column.cast(pa.int64())
+    text = pc.utf8_trim_whitespace(column.cast(pa.string()))
+    numeric = pc.if_else(pc.match_substring_regex(text, r"^-?\d+$"), text, None)
+    return numeric.cast(pa.int64())
+
+
+def threat_verdicts(ctx: Context) -> list[Finding]:
+    """Malware, phish, spam (inbound and outbound), bulk, quarantine, high SCL delivered."""
+    if ctx.recipients.num_rows == 0 or ctx.events.num_rows == 0:
+        return []
+    t = ctx.thresholds
+    r = ctx.recipients
+    category = _lookup(ctx, "SFA.CAT")
+    phish_keys = _message_keys(
+        ctx,
+        pc.or_(
+            fill_false(pc.is_in(category, value_set=pa.array(PHISH_CATEGORIES))),
+            _threat_type(ctx, "phish"),
+        ),
+    )
+    malware_keys = _message_keys(ctx, _threat_type(ctx, "malware"))
+    spam_keys = _message_keys(ctx, _threat_type(ctx, "spam"))
+    bulk_keys = _message_keys(
+        ctx,
+        pc.or_(
+            fill_false(pc.equal(_lookup(ctx, "SFA.SRV"), "BULK")),
+            fill_false(pc.equal(category, "BULK")),
+        ),
+    )
+    key = r["message_key"]
+    scl = _scl(r["scl"])
+    sfv = pc.utf8_upper(r["sfv"].cast(pa.string()))
+    di = pc.utf8_upper(r["di"].cast(pa.string()))
+    status = r["final_status"]
+    high_scl = fill_false(pc.greater_equal(scl, t.high_scl))
+    malware = pc.or_(
+        fill_false(pc.greater(pc.utf8_length(pc.utf8_trim_whitespace(r["malware_name"])), 0)),
+        fill_false(pc.is_in(key, value_set=malware_keys)),
+    )
+    phish = pc.and_(fill_false(pc.is_in(key, value_set=phish_keys)), pc.invert(malware))
+    recipient_internal = ctx.internal_mask(ctx.recipient_domain)
+    sender_internal = ctx.internal_mask(ctx.recipient_sender_domain)
+    outbound = pc.and_(sender_internal, pc.invert(recipient_internal))
+    # spam in an internal inbox: reported on its own, not again as a spam verdict
+    let_through = pc.and_(
+        pc.and_(fill_false(pc.equal(status, "Delivered")), high_scl),
+        pc.and_(
+            pc.invert(fill_false(pc.is_in(di, value_set=pa.array(NOT_INBOX)))),
+            pc.and_(recipient_internal, pc.invert(pc.or_(malware, phish))),
+        ),
+    )
+    spam = pc.and_(
+        pc.or_(
+            pc.or_(fill_false(pc.is_in(sfv, value_set=pa.array(SPAM_SFV))), high_scl),
+            pc.or_(
+                fill_false(pc.equal(status, "FilteredAsSpam")),
+                fill_false(pc.is_in(key, value_set=spam_keys)),
+            ),
+        ),
+        pc.invert(pc.or_(pc.or_(malware, phish), let_through)),
+    )
+    bulk = pc.and_(
+        fill_false(pc.is_in(key, value_set=bulk_keys)),
+        pc.invert(pc.or_(malware, pc.or_(phish, spam))),
+    )
+    quarantined = pc.or_(
+        fill_false(pc.equal(status, "Quarantined")), fill_false(pc.equal(di, "SQ"))
+    )
+    any_flag = pc.or_(
+        pc.or_(pc.or_(malware, phish), pc.or_(spam, bulk)), pc.or_(quarantined, let_through)
+    )
+    if not pc.any(any_flag).as_py():
+        return []
+    flags = pa.table(
+        {
+            "malware": malware,
+            "phish": phish,
+            "spam": spam,
+            "bulk": bulk,
+            "quarantined": quarantined,
+            "let_through": let_through,
+            "outbound": outbound,
+            "scl_value": scl,
+        }
+    ).filter(any_flag)
+    frame = ctx.recipient_frame(any_flag, _COLUMNS)
+    flag_frame = flags.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
+    for name in flags.column_names:
+        frame[name] = flag_frame[name].array
+    frame["detail"] = _verdict_text(frame)
+    delivered = frame["final_status"] == "Delivered"
+    specs = [
+        (
+            "malware-detected",
+            frame["malware"],
+            "Malware in",
+            "The malware filter found malware in these messages. Check whether any copy was "
+            "delivered (evidence shows the final status), whether a recipient opened it, and "
+            "block the senders; search the recipients' devices for the named malware.",
+        ),
+        (
+            "phish-detected",
+            frame["phish"],
+            "Phish verdict on",
+            "The spam filter or Defender classified these messages as phishing or spoofing. "
+            "Delivered copies are the dangerous ones: ask the recipients whether they clicked a "
+            "link or entered a password, and check their sign-ins after delivery.",
+        ),
+        (
+            "outbound-spam",
+            frame["spam"] & frame["outbound"],
+            "Outbound spam verdict on",
+            "Mail sent from inside the organization was classified as spam: the usual sign "
+            "of a compromised mailbox sending spam. Check the senders' sign-ins and whether "
+            "outbound spam protection restricted them.",
+        ),
+        (
+            "spam-verdict",
+            frame["spam"] & ~frame["outbound"],
+            "Spam verdict on",
+            "The spam filter classified these messages as spam (SFV/SCL). Usually this is "
+            "protection working; look at any that were delivered and at senders that target "
+            "many mailboxes.",
+        ),
+        (
+            "bulk-mail",
+            frame["bulk"],
+            "Bulk mail verdict on",
+            "These messages were classified as bulk (marketing) mail. Listed for context; a "
+            "sudden bulk campaign to many mailboxes can hide phishing.",
+        ),
+        (
+            "quarantined",
+            frame["quarantined"],
+            "Quarantined:",
+            "These messages were held in quarantine. Check whether any were released (a "
+            "released phish is delivered later) and whether users asked for their release.",
+        ),
+        (
+            "delivered-despite-high-scl",
+            frame["let_through"],
+            f"Delivered to the inbox with SCL >= {t.high_scl}:",
+            "These messages reached internal mailboxes although the spam filter scored them as "
+            "spam, which happens when an allow list, a mail flow rule setting SCL -1 or a "
+            "connector bypasses filtering. Find which rule or allow entry let them through "
+            "and whether the senders are trusted.",
+        ),
+    ]
+    findings = []
+    for rule, mask, verb, advice in specs:
+        selected = frame[mask.to_numpy(dtype=bool)]
+        if selected.empty:
+            continue
+        severity = _severity(rule, delivered[selected.index])
+        messages = selected["message_key"].nunique()
+        senders = sorted(set(selected["sender_address"].dropna().str.lower()))
+        sender_domains = sorted({s.rsplit("@", 1)[-1] for s in senders if "@" in s})
+        names = sorted(set(selected["malware_name"].dropna())) if rule == "malware-detected" else []
+        title = f"{verb} {plural(messages, 'message')}"
+        title += f" ({listing(names)})" if names else ""
+        title += f" from {listing(sender_domains or senders)}" if senders else ""
+        counts = selected["final_status"].fillna("Unknown").value_counts()
+        outcome = ", ".join(
+            f"{status} {count:,}"
+            for status, count in sorted(counts.items(), key=lambda i: (-i[1], i[0]))
+        )
+        evidence = ctx.pair_event_frame(
+            selected[["message_key", "recipient_address"]],
+            prefer_events=("AGENTINFO",),
+            prefer_statuses=("quarantined", "filteredasspam", "delivered", "failed"),
+            last=False,
+        )
+        details = dict(
+            zip(
+                selected["message_key"] + "\x1f" + selected["recipient_address"].str.lower(),
+                selected["detail"],
+                strict=True,
+            )
+        )
+        evidence["detail"] = (evidence["message_key"] + "\x1f" + evidence["recipient_key"]).map(
+            details
+        )
+        finding = ctx.finding(
+            rule,
+            severity,
+            title,
+            f"{plural(len(selected), 'recipient')} of {plural(messages, 'message')} from "
+            f"{plural(len(senders), 'sender')} ({listing(senders)}); final status: {outcome}. "
+            + advice,
+            ctx.entities(
+                mailbox=[*senders, *selected["recipient_address"].str.lower()],
+                domain=sender_domains,
+            ),
+            evidence,
+        )
+        if finding:
+            findings.append(finding)
+    return findings
+
+
+def _severity(rule: str, delivered: pd.Series) -> str:
+    if rule in ("malware-detected", "phish-detected"):
+        return "high" if delivered.any() else "medium"
+    return {
+        "outbound-spam": "high",
+        "spam-verdict": "low",
+        "bulk-mail": "info",
+        "quarantined": "low",
+        "delivered-despite-high-scl": "medium",
+    }[rule]
+
+
+def _verdict_text(frame: pd.DataFrame) -> pd.Series:
+    """``SFV=SPM SCL=9 DI=SQ malware=X; final status Quarantined`` per row (vectorized)."""
+    text = pd.Series("", index=frame.index, dtype=object)
+    labels = (("SFV", "sfv"), ("SCL", "scl_value"), ("DI", "di"), ("malware", "malware_name"))
+    for label, column in labels:
+        values = frame[column]
+        present = values.notna() & (values.astype(str) != "")
+        rendered = values.astype("string").fillna("")
+        text = text.where(~present, text + label + "=" + rendered + " ")
+    return text + "final status " + frame["final_status"].fillna("Unknown")
+
+
+__all__ = ["threat_verdicts"]
