@@ -416,6 +416,10 @@ class Recipient:
     members: tuple[str, ...] = ()
     redirect_to: str = ""
 
+    def __post_init__(self) -> None:
+        if self.outcome not in OUTCOMES:
+            raise ValueError(f"unknown outcome {self.outcome!r}; known: {', '.join(OUTCOMES)}")
+
 
 @dataclass
 class Message:
@@ -538,10 +542,6 @@ class _Ids:
     def network_message_id(self) -> str:
         h = f"{self.rng.getrandbits(128):032x}"
         return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-08de{h[24:32]}"
-
-    def guid(self) -> str:
-        h = f"{self.rng.getrandbits(128):032x}"
-        return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-a{h[17:20]}-{h[20:32]}"
 
     def internet_message_id(self, sender: str, received: int, server: int) -> str:
         domain = sender.rsplit("@", 1)[1]
