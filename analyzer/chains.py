@@ -447,6 +447,12 @@ def _clean_message_id(values: pa.Array) -> pa.Array:
     return pc.if_else(pc.equal(text, ""), _NULL_STRING, text)
 
 
+def _per_distinct(values: pa.Array | pa.ChunkedArray, function) -> pa.Array:
+    """``function`` applied to each distinct value once, spread back to every row."""
+    encoded = pc.dictionary_encode(_combined(values))
+    return function(encoded.dictionary).take(encoded.indices)
+
+
 def _codes(values: pa.Array, mapping: dict[str, int], default: int, null: int) -> np.ndarray:
     """Map each distinct string (upper-cased, trimmed) to a code: one lookup per distinct value."""
     encoded = pc.dictionary_encode(_combined(values))
@@ -527,11 +533,18 @@ def _timestamps(nanoseconds: np.ndarray) -> pa.Array:
 
 def _message_keys(events: pa.Table) -> tuple[pa.Array, np.ndarray, pa.Array]:
     """message_key and join code of every row, and the cleaned network message id."""
-    nmid = _clean(_combined(events.column("network_message_id")))
-    mid = _clean_message_id(_combined(events.column("message_id")))
-    sender = _clean(_combined(events.column("sender_address")))
+    nmid = _per_distinct(events.column("network_message_id"), _clean)
+    nmid_valid = _valid(nmid)
+    if nmid_valid.all():
+        return nmid, np.zeros(len(nmid), dtype=np.int64), nmid
+    mid = _per_distinct(events.column("message_id"), _clean_message_id)
+    sender = _per_distinct(events.column("sender_address"), _clean)
     pair = pc.binary_join_element_wise(mid, pc.fill_null(sender, ""), "|")
-    has_both = pc.and_(pc.is_valid(nmid), pc.is_valid(pair))
+    # only the pairs of rows that lack a network message id need a lookup
+    wanted = pc.unique(pair.filter(pa.array(~nmid_valid)).drop_null())
+    has_both = pc.and_(
+        pc.and_(pc.is_valid(nmid), pc.is_valid(pair)), pc.is_in(pair, value_set=wanted)
+    )
     known = (
         pa.table({"pair": pair.filter(has_both), "nmid": nmid.filter(has_both)})
         .group_by(["pair", "nmid"])
@@ -582,13 +595,13 @@ def build_chains(case: Case) -> Chains:
         )
 
     message_key, join_code, _ = _message_keys(events)
-    recipient_key = pc.fill_null(_clean(_combined(events.column("recipient_address"))), "")
+    recipient_key = pc.fill_null(_per_distinct(events.column("recipient_address"), _clean), "")
     kind = _codes(events.column("event_id"), EVENT_KINDS, K_OTHER, K_STATUS)
     rank = _KIND_RANK[kind]
 
     # Sort: message, recipient, time, lifecycle rank, event_seq, input, line.
-    group_text = pc.binary_join_element_wise(message_key, recipient_key, "\x00")
-    group_code = _sorted_codes(group_text)
+    message_code = _sorted_codes(message_key)
+    recipient_code = _sorted_codes(recipient_key)
     times = _times(events.column("event_time"))
     seq = (
         _combined(events.column("event_seq"))
@@ -602,22 +615,26 @@ def build_chains(case: Case) -> Chains:
         .fill_null(np.iinfo(np.int64).max)
         .to_numpy(zero_copy_only=False)
     )
-    order = np.lexsort((lines, input_code, seq, rank, times, group_code))
+    order = np.lexsort((lines, input_code, seq, rank, times, recipient_code, message_code))
     take = pa.array(order)
 
     sorted_events = events.take(take)
     message_key = message_key.take(take)
     recipient_key = recipient_key.take(take)
-    group_text = group_text.take(take)
     kind = kind[order]
     rank = rank[order]
     times = times[order]
     join_code = join_code[order]
-    gs = group_code[order]
-    starts = np.flatnonzero(np.diff(gs, prepend=-1))
+    message_code = message_code[order]
+    recipient_code = recipient_code[order]
+    new_group = np.ones(n, dtype=bool)
+    new_group[1:] = (message_code[1:] != message_code[:-1]) | (
+        recipient_code[1:] != recipient_code[:-1]
+    )
+    starts = np.flatnonzero(new_group)
+    gs = np.cumsum(new_group) - 1  # group of each row, 0..G-1 in sorted order
     group_count = len(starts)
-    group_of_row = gs  # dense codes 0..G-1 in sorted order
-    message_code = _sorted_codes(message_key)
+    group_of_row = gs
     group_message = message_code[starts]
     message_starts = np.flatnonzero(np.diff(group_message, prepend=-1))
     message_of_group = np.cumsum(np.diff(group_message, prepend=-1) != 0) - 1
@@ -639,7 +656,7 @@ def build_chains(case: Case) -> Chains:
     in_timeline = event_basis | (is_event & ~has_event_basis) | (~is_event & ~has_event)
 
     # Recipient lineage (EXPAND / REDIRECT / RESOLVE).
-    related_key = _clean(col("related_recipient_address"))
+    related_key = _per_distinct(col("related_recipient_address"), _clean)
     relation_row = (
         np.isin(kind, [K_EXPAND, K_REDIRECT, K_RESOLVE])
         & _valid(related_key)
@@ -647,15 +664,28 @@ def build_chains(case: Case) -> Chains:
             zero_copy_only=False
         )
     )
-    received_groups = pc.unique(group_text.filter(pa.array(rank == 0)))
+    received = pa.array(rank == 0)
+    received_groups = pc.unique(
+        pc.binary_join_element_wise(
+            message_key.filter(received), recipient_key.filter(received), "\x00"
+        )
+    )
     relation_index = np.flatnonzero(relation_row)
+    group_text = pc.binary_join_element_wise(
+        message_key.take(pa.array(starts)), recipient_key.take(pa.array(starts)), "\x00"
+    )
     related_group = pc.binary_join_element_wise(
         message_key.take(pa.array(relation_index)),
         related_key.take(pa.array(relation_index)),
         "\x00",
     )
     recipient_received = pc.is_in(
-        group_text.take(pa.array(relation_index)), value_set=received_groups
+        pc.binary_join_element_wise(
+            message_key.take(pa.array(relation_index)),
+            recipient_key.take(pa.array(relation_index)),
+            "\x00",
+        ),
+        value_set=received_groups,
     ).to_numpy(zero_copy_only=False)
     related_received = pc.is_in(related_group, value_set=received_groups).to_numpy(
         zero_copy_only=False
@@ -854,7 +884,7 @@ def build_chains(case: Case) -> Chains:
     direction_rows = _codes(
         col("direction"), {"INBOUND": 1, "OUTBOUND": 2, "INTERNAL": 3, "ORIGINATING": 4}, 0, 0
     )
-    sender_clean = _clean(col("sender_address"))
+    sender_clean = _per_distinct(col("sender_address"), _clean)
     tenant_domains = _tenant_domains(
         recipient_key, sender_clean, direction_rows, kind, is_submit, time_basis
     )
@@ -969,12 +999,10 @@ def build_chains(case: Case) -> Chains:
 
 
 def _to_int(values: pa.Array) -> pa.Array:
-    numbers = pd.to_numeric(pd.Series(values.to_pylist(), dtype=object), errors="coerce").to_numpy(
-        dtype=np.float64
-    )
-    return pa.array(
-        np.nan_to_num(numbers).astype(np.int64), mask=np.isnan(numbers), type=pa.int64()
-    )
+    """Whole numbers written as text (SCL, PCL); anything else is null."""
+    text = pc.utf8_trim_whitespace(_combined(values))
+    numeric = pc.fill_null(pc.match_substring_regex(text, r"^[+-]?\d{1,9}$"), False)
+    return pc.if_else(numeric, text, _NULL_STRING).cast(pa.int64())
 
 
 def _verdicts(
@@ -1090,7 +1118,7 @@ def _parent_statuses(
     parent_group = pc.binary_join_element_wise(
         message_key.take(take), related_key.take(take), "\x00"
     )
-    position = pc.index_in(parent_group, value_set=_group_values(group_text))
+    position = pc.index_in(parent_group, value_set=group_text)
     position = pc.fill_null(position, -1).to_numpy(zero_copy_only=False)
     valid = position >= 0
     # the last relation row of each parent decides
@@ -1098,16 +1126,6 @@ def _parent_statuses(
     decided = by >= 0
     status[decided] = _KIND_STATUS[kind[by[decided]]]
     return status, by
-
-
-def _group_values(group_text: pa.Array) -> pa.Array:
-    """The distinct group texts in group-code order (group_text is sorted by group)."""
-    starts = np.flatnonzero(
-        np.concatenate(
-            [[True], pc.not_equal(group_text[1:], group_text[:-1]).to_numpy(zero_copy_only=False)]
-        )
-    )
-    return group_text.take(pa.array(starts))
 
 
 _RELATION_NAMES = {
@@ -1161,7 +1179,7 @@ def _children(
         pa.array(frame["child"].to_numpy(dtype=object), pa.string()),
         "\x00",
     )
-    position = pc.index_in(child_group, value_set=_group_values(group_text))
+    position = pc.index_in(child_group, value_set=group_text)
     position = pc.fill_null(position, -1).to_numpy(zero_copy_only=False)
     found = position >= 0
     parents = np.full(group_count, None, dtype=object)
@@ -1264,8 +1282,8 @@ def _tenant_domains(
     sender_rows = np.isin(direction, [2, 3, 4]) | is_submit
     domains = pa.chunked_array(
         [
-            _domain(recipient_key.filter(pa.array(recipient_rows))),
-            _domain(sender.filter(pa.array(sender_rows))),
+            _domain(pc.unique(recipient_key.filter(pa.array(recipient_rows)))),
+            _domain(pc.unique(sender.filter(pa.array(sender_rows)))),
         ],
         type=pa.string(),
     )
@@ -1281,8 +1299,10 @@ def _resolve_direction(
 ) -> pa.Array:
     """inbound / outbound / internal / unknown from the exported code and the domains."""
     tenant = pa.array(list(tenant_domains), pa.string())
-    recipient_in = pc.fill_null(pc.is_in(_domain(recipient), value_set=tenant), False)
-    sender_in = pc.fill_null(pc.is_in(_domain(sender), value_set=tenant), False)
+    recipient_in = pc.fill_null(
+        pc.is_in(_per_distinct(recipient, _domain), value_set=tenant), False
+    )
+    sender_in = pc.fill_null(pc.is_in(_per_distinct(sender, _domain), value_set=tenant), False)
     recipient_in = recipient_in.to_numpy(zero_copy_only=False)
     sender_in = sender_in.to_numpy(zero_copy_only=False)
     has_recipient = pc.fill_null(pc.not_equal(recipient, ""), False).to_numpy(zero_copy_only=False)
@@ -1423,6 +1443,23 @@ _KIND_WORDS = {
 }
 
 
+def _dictionary_codes(values: pa.Array) -> tuple[np.ndarray, list]:
+    """Integer code of each value (-1 for null) and the distinct values."""
+    encoded = pc.dictionary_encode(_combined(values))
+    codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return codes, encoded.dictionary.to_pylist()
+
+
+def _distinct_combinations(*codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For integer columns (each >= -1): one row index per distinct combination, and the
+    number of each row's combination."""
+    combined = np.zeros(len(codes[0]), dtype=np.int64)
+    for column in codes:
+        combined = combined * (int(column.max(initial=-1)) + 2) + (column + 1)
+    _, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
+    return first, inverse
+
+
 def _status_meaning(
     final: np.ndarray,
     decider_kind: np.ndarray,
@@ -1431,26 +1468,33 @@ def _status_meaning(
     di: np.ndarray,
     report_type: pa.Array,
 ) -> pa.Array:
-    """The final status in plain words (vectorized over the distinct combinations)."""
-    frame = pd.DataFrame(
-        {
-            "final": final,
-            "kind": decider_kind,
-            "code": pd.Series(code.to_numpy(zero_copy_only=False), dtype=object),
-            "reply": pd.Series(reply_code.to_pylist(), dtype=object),
-            "di": di,
-            "report": pd.Series(report_type.to_numpy(zero_copy_only=False), dtype=object),
-        }
+    """The final status in plain words (computed once per distinct combination)."""
+    code_codes, code_values = _dictionary_codes(code)
+    reply = pc.fill_null(_combined(reply_code).cast(pa.int64()), -1).to_numpy(zero_copy_only=False)
+    di_codes, di_values = _dictionary_codes(pa.array(di, pa.string()))
+    report_codes, report_values = _dictionary_codes(report_type)
+    first, inverse = _distinct_combinations(
+        final, decider_kind + 1, code_codes, reply, di_codes, report_codes
     )
-    keys = ["final", "kind", "code", "reply", "di", "report"]
-    distinct = frame.drop_duplicates(keys)
-    words = [
-        _one_meaning(int(f), int(k), c, r, d, rt)
-        for f, k, c, r, d, rt in distinct[keys].itertuples(index=False, name=None)
-    ]
-    distinct = distinct.assign(words=words)
-    merged = frame.merge(distinct, on=keys, how="left", sort=False)
-    return pa.array(merged["words"].to_numpy(dtype=object), pa.string())
+
+    def value(values: list, index: int) -> Any:
+        return values[index] if index >= 0 else None
+
+    words = np.array(
+        [
+            _one_meaning(
+                int(final[i]),
+                int(decider_kind[i]),
+                value(code_values, code_codes[i]),
+                None if reply[i] < 0 else int(reply[i]),
+                value(di_values, di_codes[i]) or "",
+                value(report_values, report_codes[i]),
+            )
+            for i in first
+        ],
+        dtype=object,
+    )
+    return pa.array(words[inverse], pa.string())
 
 
 def _one_meaning(final: int, kind: int, code: Any, reply: Any, di: str, report: Any) -> str:
