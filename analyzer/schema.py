@@ -83,7 +83,9 @@ COLUMNS: tuple[Column, ...] = (
     Column(
         "related_recipient_address",
         pa.string(),
-        "Related recipient: the group member on EXPAND, the new address on REDIRECT/RESOLVE.",
+        "Related recipient on EXPAND/REDIRECT/RESOLVE rows: as Exchange logs them, the "
+        "distribution group on EXPAND (recipient_address holds its members) and the original "
+        "address on REDIRECT/RESOLVE (recipient_address holds the new one).",
     ),
     Column("reference", pa.string(), "Reference to another message (DSN, inbox-rule forward)."),
     Column("total_bytes", pa.int64(), "Message size in bytes."),
