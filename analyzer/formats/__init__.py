@@ -136,6 +136,15 @@ def closest(
     return spec, spec.matches(headers)[2]
 
 
+def formats_markdown() -> str:
+    """The registry as a Markdown table (the README's formats section is generated from it)."""
+    lines = ["| format | what | identified by |", "|---|---|---|"]
+    for spec in REGISTRY:
+        signature = ", ".join(f"`{spec.columns[c][0]}`" for c in spec.signature)
+        lines.append(f"| `{spec.name}` | {spec.title} | {signature} |")
+    return "\n".join(lines)
+
+
 def get(name: str) -> ExportFormat:
     """The format called ``name``; raises ``OptionError`` naming the known ones."""
     from analyzer.errors import OptionError
@@ -147,4 +156,13 @@ def get(name: str) -> ExportFormat:
         raise OptionError(f"unknown format {name!r}; known formats: {known}") from None
 
 
-__all__ = ["BY_NAME", "REGISTRY", "ExportFormat", "closest", "detect", "get", "normalize_header"]
+__all__ = [
+    "BY_NAME",
+    "REGISTRY",
+    "ExportFormat",
+    "closest",
+    "detect",
+    "formats_markdown",
+    "get",
+    "normalize_header",
+]
