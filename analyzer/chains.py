@@ -231,6 +231,13 @@ VERDICT_KEYS: dict[str, tuple[str, ...]] = {
 _RULE_ID_KEY = "tra.ruleid"
 _RULE_ACTION_KEY = "tra.action"
 
+#: Which rows of a recipient make its timeline when several exports hold the same facts:
+#: tier 0, full tracking rows (extended report, Exchange tracking logs, unknown formats);
+#: tier 1, Get-MessageTraceDetail rows, which repeat tracking events with whole-second
+#: times and are left out of the timeline when tracking rows exist; tier 2, Defender
+#: post-delivery actions (ZAP), facts no other export has.
+TIMELINE_TIERS = {"GET_MESSAGETRACE_DETAIL": 1, "DEFENDER_EMAIL_POST_DELIVERY_EVENTS": 2}
+
 _JOIN_KEYS = ("network_message_id", "message_id+sender", "message_trace_id", "row")
 
 
@@ -651,9 +658,18 @@ def build_chains(case: Case) -> Chains:
 
     is_event = kind != K_STATUS
     event_basis = is_event & (time_basis == 0)
+    tier = _codes(col("report_type"), TIMELINE_TIERS, 0, 0)
+    tracking = event_basis & (tier == 0)
+    has_tracking = (_count(tracking, starts) > 0)[group_of_row]
     has_event_basis = (_count(event_basis, starts) > 0)[group_of_row]
     has_event = (_count(is_event, starts) > 0)[group_of_row]
-    in_timeline = event_basis | (is_event & ~has_event_basis) | (~is_event & ~has_event)
+    in_timeline = (
+        tracking
+        | (event_basis & (tier == 2))
+        | (event_basis & (tier == 1) & ~has_tracking)
+        | (is_event & ~has_event_basis)
+        | (~is_event & ~has_event)
+    )
 
     # Recipient lineage (EXPAND / REDIRECT / RESOLVE).
     related_key = _per_distinct(col("related_recipient_address"), _clean)
@@ -664,12 +680,17 @@ def build_chains(case: Case) -> Chains:
             zero_copy_only=False
         )
     )
-    received = pa.array(rank == 0)
-    received_groups = pc.unique(
-        pc.binary_join_element_wise(
-            message_key.filter(received), recipient_key.filter(received), "\x00"
+
+    def groups_of(rows: np.ndarray) -> pa.Array:
+        mask = pa.array(rows)
+        return pc.unique(
+            pc.binary_join_element_wise(
+                message_key.filter(mask), recipient_key.filter(mask), "\x00"
+            )
         )
-    )
+
+    received_groups = groups_of(rank == 0)
+    received_own_time_groups = groups_of((rank == 0) & event_basis)
     relation_index = np.flatnonzero(relation_row)
     group_text = pc.binary_join_element_wise(
         message_key.take(pa.array(starts)), recipient_key.take(pa.array(starts)), "\x00"
@@ -685,14 +706,18 @@ def build_chains(case: Case) -> Chains:
             recipient_key.take(pa.array(relation_index)),
             "\x00",
         ),
-        value_set=received_groups,
+        value_set=received_own_time_groups,
     ).to_numpy(zero_copy_only=False)
     related_received = pc.is_in(related_group, value_set=received_groups).to_numpy(
         zero_copy_only=False
     )
-    parent_is_related = ~recipient_received & related_received
-    # The row's recipient is the parent (the usual case): the row is a terminal event of it.
-    own_relation = np.zeros(n, dtype=bool)
+    # Exchange logs the parent in related_recipient_address (the group on EXPAND, the original
+    # address on REDIRECT/RESOLVE); an export that wrote them the other way round shows it by
+    # a RECEIVE for the row's recipient and none for the related address.
+    parent_is_related = ~(recipient_received & ~related_received)
+    # When the row's recipient is the parent, or the row names no related address (enhanced
+    # summary words "Expand", "Redirect"), the row is a terminal event of its recipient.
+    own_relation = np.isin(kind, [K_EXPAND, K_REDIRECT, K_RESOLVE]) & ~_valid(related_key)
     own_relation[relation_index[~parent_is_related]] = True
 
     # Verdicts from custom_data_fields.
@@ -749,8 +774,9 @@ def build_chains(case: Case) -> Chains:
     junk_flag = (junk_any >= 0) | (di_group == "SJ")
     overlay_ok = np.isin(event_status, [DELIVERED, -1, PENDING])
     di_row = verdict_rows["di"]
-    quarantine_by = np.where(quarantine_any >= 0, quarantine_any, di_row)
-    junk_by = np.where(junk_any >= 0, junk_any, di_row)
+    # the evidence: the spam filter's own verdict row first, else the word or location row
+    quarantine_by = np.where((di_group == "SQ") & (di_row >= 0), di_row, quarantine_any)
+    junk_by = np.where((di_group == "SJ") & (di_row >= 0), di_row, junk_any)
     overlay = np.full(group_count, -1, dtype=np.int64)
     overlay_by = np.full(group_count, -1, dtype=np.int64)
     use_junk = overlay_ok & junk_flag & ~quarantine_flag
@@ -807,6 +833,10 @@ def build_chains(case: Case) -> Chains:
     decided |= step
     step = ~decided & (reported_any >= 0)
     final[step], decider[step] = reported[reported_any[step]], reported_any[step]
+    # rows that name no message at all (no id of any kind) cannot be followed
+    join_group = np.maximum.reduceat(join_code, starts)
+    no_message = join_group == 3
+    final[no_message] = UNKNOWN
 
     # Conflicts.
     report_type = col("report_type")
@@ -824,19 +854,35 @@ def build_chains(case: Case) -> Chains:
         event_ids=event_id_upper,
         report_type=report_type,
         di=di_group,
+        kind=kind,
+        locations=col("delivery_location"),
     )
 
     # Times and deferrals.
     timeline_index = np.flatnonzero(in_timeline)
+    # received: the timeline's RECEIVE, else any RECEIVE row of the recipient (an enhanced
+    # summary's is the message's receive time), else the message's first RECEIVE (group
+    # members and redirected addresses are received as their parent), else the first row
     first_receive = _first(in_timeline & (rank == 0) & is_event, starts)
+    any_receive = _first((rank == 0) & is_event, starts)
+    message_receive = _first((rank == 0) & is_event, starts[message_starts])[message_of_group]
     first_timeline = _first(in_timeline, starts)
-    first_row = np.where(first_receive >= 0, first_receive, first_timeline)
+    first_row = np.select(
+        [first_receive >= 0, any_receive >= 0, message_receive >= 0],
+        [first_receive, any_receive, message_receive],
+        default=first_timeline,
+    )
     first_time = np.where(first_row >= 0, times[np.maximum(first_row, 0)], _NO_TIME)
-    own_time = decider >= 0
-    own_time[own_time] = time_basis[decider[own_time]] == 0
-    own_time &= ~np.isin(final, [UNKNOWN]) | (decider >= 0)
-    final_time = np.where(own_time, times[np.maximum(decider, 0)], _NO_TIME)
-    final_time = np.where(kind[np.maximum(decider, 0)] == K_STATUS, _NO_TIME, final_time)
+
+    # the deciding row's own time; a verdict timed by the message falls back to the event
+    # it was laid over (the DELIVER into the Junk folder)
+    def own_time(rows: np.ndarray) -> np.ndarray:
+        safe = np.maximum(rows, 0)
+        ok = (rows >= 0) & (time_basis[safe] == 0) & (kind[safe] != K_STATUS)
+        return np.where(ok, times[safe], _NO_TIME)
+
+    final_time = own_time(decider)
+    final_time = np.where(final_time == _NO_TIME, own_time(event_decider), final_time)
     duration = np.where(
         (first_time != _NO_TIME) & (final_time != _NO_TIME),
         (final_time.astype(np.float64) - first_time.astype(np.float64)) / 1e9,
@@ -885,9 +931,7 @@ def build_chains(case: Case) -> Chains:
         col("direction"), {"INBOUND": 1, "OUTBOUND": 2, "INTERNAL": 3, "ORIGINATING": 4}, 0, 0
     )
     sender_clean = _per_distinct(col("sender_address"), _clean)
-    tenant_domains = _tenant_domains(
-        recipient_key, sender_clean, direction_rows, kind, is_submit, time_basis
-    )
+    tenant_domains = _tenant_domains(recipient_key, sender_clean, direction_rows, kind, is_submit)
     group_recipient = recipient_key.take(pa.array(starts))
     own_direction = _first(direction_rows > 0, starts)
     message_direction = _first(direction_rows > 0, starts[message_starts])[message_of_group]
@@ -921,7 +965,11 @@ def build_chains(case: Case) -> Chains:
         report_type.take(pa.array(decider, mask=decider < 0)),
     )
 
-    join_group = np.maximum.reduceat(join_code, starts)
+    status_meaning = pc.if_else(
+        pa.array(no_message),
+        pa.scalar("the row names no message (the export gives it no message id)"),
+        status_meaning,
+    )
     event_count = np.diff(np.append(starts, n))
     recipient_address = pc.if_else(pc.equal(group_recipient, ""), _NULL_STRING, group_recipient)
     scl = _to_int(verdict_values["scl"])
@@ -1276,19 +1324,23 @@ def _tenant_domains(
     direction: np.ndarray,
     kind: np.ndarray,
     is_submit: np.ndarray,
-    time_basis: np.ndarray,
 ) -> tuple[str, ...]:
-    recipient_rows = np.isin(direction, [1, 3]) | (kind == K_DELIVER)
-    sender_rows = np.isin(direction, [2, 3, 4]) | is_submit
-    domains = pa.chunked_array(
-        [
-            _domain(pc.unique(recipient_key.filter(pa.array(recipient_rows)))),
-            _domain(pc.unique(sender.filter(pa.array(sender_rows)))),
-        ],
-        type=pa.string(),
-    )
-    found = pc.unique(domains.drop_null()).to_pylist()
-    return tuple(sorted(d for d in found if d))
+    """The tenant's domains as the data shows them (see the module documentation)."""
+
+    def domains(values: pa.Array, rows: np.ndarray) -> set[str]:
+        found = _domain(pc.unique(values.filter(pa.array(rows)))).drop_null()
+        return {d for d in found.to_pylist() if d}
+
+    # DELIVER puts mail into a mailbox of the tenant
+    mailboxes = domains(recipient_key, kind == K_DELIVER)
+    # originating, outbound and internal mail and mailbox submissions come from inside
+    senders = domains(sender, np.isin(direction, [2, 3, 4]) | is_submit)
+    internal = domains(recipient_key, direction == 3)
+    # recipients of inbound mail, unless the mail was sent on to them outside (a redirect or
+    # forward of inbound mail keeps the inbound direction)
+    sent_out = domains(recipient_key, (kind == K_SEND) | (direction == 2)) - mailboxes
+    inbound = domains(recipient_key, direction == 1) - sent_out
+    return tuple(sorted(mailboxes | senders | internal | inbound))
 
 
 def _resolve_direction(
@@ -1345,6 +1397,8 @@ def _conflicts(
     event_ids: pa.Array,
     report_type: pa.Array,
     di: np.ndarray,
+    kind: np.ndarray,
+    locations: pa.Array,
 ) -> pa.Array:
     """A sentence per recipient naming the facts that disagree with the final status."""
     count = len(final)
@@ -1363,22 +1417,36 @@ def _conflicts(
     if not any_conflict.any():
         return pa.array(sentences, pa.string())
     idx = np.flatnonzero(any_conflict)
-    event_text = event_ids.take(pa.array(decider[idx], mask=decider[idx] < 0)).to_numpy(
-        zero_copy_only=False
-    )
-    event_side = np.where(
-        overlay[idx] >= 0,
-        np.array(
-            [f"events say {statuses[f]}" for f in final[idx]],
-            dtype=object,
-        ),
-        np.array([f"events end in {e}" for e in event_text], dtype=object),
-    )
-    with_di = (overlay[idx] >= 0) & (di[idx] != "")
-    event_side = np.where(
-        with_di,
-        np.array([f"{s} (DI={d})" for s, d in zip(event_side, di[idx], strict=True)], object),
-        event_side,
+    deciding = pa.array(decider[idx], mask=decider[idx] < 0)
+    event_text = event_ids.take(deciding).to_numpy(zero_copy_only=False)
+    location_text = locations.take(deciding).to_numpy(zero_copy_only=False)
+    deciding_label = _label(report_type.take(deciding).to_numpy(zero_copy_only=False))
+    deciding_kind = np.where(decider[idx] >= 0, kind[np.maximum(decider[idx], 0)], -1)
+
+    def event_words(over: int, status: str, k: int, event: Any, where: Any, label: str, d: str):
+        if over < 0:
+            return f"events end in {event}"
+        if k in (K_QUARANTINE, K_JUNK):
+            return f"events say {status} ({label}: {event})"
+        if where:
+            return f"events say {status} ({event or label}: delivery location {where})"
+        return f"events say {status} (spam filter DI={d})"
+
+    event_side = np.array(
+        [
+            event_words(*values)
+            for values in zip(
+                overlay[idx],
+                statuses[final[idx]],
+                deciding_kind,
+                event_text,
+                location_text,
+                deciding_label,
+                di[idx],
+                strict=True,
+            )
+        ],
+        dtype=object,
     )
     reporter = _label(
         report_type.take(pa.array(reported_decider[idx], mask=reported_decider[idx] < 0)).to_numpy(
