@@ -5,7 +5,8 @@ Detection order (the first that decides wins):
 1. a byte order mark (UTF-8, UTF-16 LE/BE, UTF-32 LE/BE);
 2. the NUL-byte pattern of BOM-less UTF-16 (Exchange Online downloads are commonly UTF-16 LE
    *without* a BOM, so a header reads ``d\\0a\\0t\\0e\\0`` as bytes);
-3. strict UTF-8 on the sample (ASCII is UTF-8);
+3. UTF-8 on the sample (ASCII is UTF-8), also when its invalid byte sequences are no more
+   than its well-formed multi-byte characters (UTF-8 with a few stray cp1252 bytes);
 4. chardet on the sample, falling back to cp1252 (what Excel writes on Western Windows).
 
 The sample is bounded (at most ``SAMPLE_SIZE`` bytes: the head of the file plus a few windows
@@ -126,6 +127,20 @@ def _valid_utf8(head: bytes, windows: list[bytes]) -> bool:
     return True
 
 
+def _utf8_damage(head: bytes, windows: list[bytes]) -> tuple[int, int]:
+    """(well-formed multi-byte UTF-8 characters, invalid byte sequences) in the sample."""
+    continuation = bytes(range(0x80, 0xC0))
+    characters = invalid = 0
+    for k, part in enumerate([head, *windows]):
+        if k:
+            part = part.lstrip(continuation)
+        text = codecs.getincrementaldecoder("utf-8")(errors="replace").decode(part, final=False)
+        damaged = text.count("\ufffd")
+        invalid += damaged
+        characters += sum(ch > "\x7f" for ch in text) - damaged
+    return characters, invalid
+
+
 def detect_encoding(path: Path, forced: str | None = None) -> Encoding:
     """Detect the encoding of ``path`` from a bounded sample (or validate a forced one).
 
@@ -162,6 +177,11 @@ def detect_encoding(path: Path, forced: str | None = None) -> Encoding:
         )
     if _valid_utf8(head, windows):
         return Encoding("utf-8", False, 0, "valid UTF-8")
+    characters, invalid = _utf8_damage(head, windows)
+    if characters >= invalid:
+        # UTF-8 text with a few stray bytes (a row pasted from a cp1252 file): read as UTF-8
+        # so only the damaged rows are rejected, instead of garbling every accent as cp1252
+        return Encoding("utf-8", False, 0, f"UTF-8 with {invalid} invalid byte sequence(s)")
     sample = head + b"\n".join(windows)
     guess = chardet.detect(sample)
     name = guess.get("encoding")
