@@ -1,0 +1,718 @@
+/* msgtrace report: the messages table and the message detail view.
+ *
+ * Everything is rendered from the one embedded JSON block (#report-data). Untrusted export
+ * values only ever reach the page through textContent and createElement, never as markup.
+ * Nothing here makes a network request: exports are blob downloads made on the page.
+ */
+(function () {
+  "use strict";
+
+  const D = JSON.parse(document.getElementById("report-data").textContent);
+  const S = D.s;
+  const LOWER = S.map((s) => s.toLowerCase());
+
+  function columnIndex(block) {
+    const index = {};
+    block.cols.forEach((name, i) => {
+      index[name.slice(name.indexOf(":") + 1)] = i;
+    });
+    return index;
+  }
+  const MSG = D.messages.rows;
+  const MC = columnIndex(D.messages);
+  const ROWS = D.recipients.rows;
+  const RC = columnIndex(D.recipients);
+  const EVENTS = D.events.rows;
+  const EC = columnIndex(D.events);
+  const LINKS = D.links.rows;
+  const LC = columnIndex(D.links);
+
+  // ---------------------------------------------------------------- times
+  const OFFSETS = D.zone.offsets;
+  const IS_UTC = D.zone.name === "UTC";
+
+  function offsetAt(rel) {
+    let low = 0;
+    let high = OFFSETS.length - 1;
+    while (low < high) {
+      const mid = (low + high + 1) >> 1;
+      if (OFFSETS[mid][0] <= rel) low = mid;
+      else high = mid - 1;
+    }
+    return OFFSETS[low];
+  }
+  function pad(value, width) {
+    return String(value).padStart(width || 2, "0");
+  }
+  function civil(ms, withSeconds) {
+    const d = new Date(ms);
+    let text =
+      d.getUTCFullYear() + "-" + pad(d.getUTCMonth() + 1) + "-" + pad(d.getUTCDate()) + " " +
+      pad(d.getUTCHours()) + ":" + pad(d.getUTCMinutes());
+    if (withSeconds !== false) text += ":" + pad(d.getUTCSeconds());
+    return text;
+  }
+  /** A time (ms after the base) in the display zone, labelled. */
+  function displayTime(rel) {
+    if (rel < 0) return "-";
+    const offset = offsetAt(rel);
+    return civil(D.base + rel + offset[1] * 60000) + " " + offset[2];
+  }
+  /** A time (ms after the base) as ISO 8601 UTC. */
+  function isoUtc(rel) {
+    if (rel < 0) return "";
+    return new Date(D.base + rel).toISOString().replace(".000Z", "Z");
+  }
+  /** An event time (100 ns ticks after the base) as ISO UTC with all 7 fractional digits. */
+  function isoTicks(ticks) {
+    if (ticks < 0) return "-";
+    const ms = Math.floor(ticks / 10000);
+    return civil(D.base + ms).replace(" ", "T") + "." + pad(ticks % 10000000, 7) + "Z";
+  }
+  /** Local wall time typed in a datetime-local box -> ms after the base (UTC). */
+  function parseLocal(value) {
+    const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?/.exec(value || "");
+    if (!m) return null;
+    const wall = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +(m[6] || 0)) - D.base;
+    let rel = wall - offsetAt(wall)[1] * 60000;
+    rel = wall - offsetAt(rel)[1] * 60000;
+    return rel;
+  }
+  function duration(ms) {
+    if (ms < 0) return "";
+    if (ms < 1000) return ms + " ms";
+    let rest = Math.round(ms / 1000);
+    const parts = [];
+    for (const [unit, size] of [["d", 86400], ["h", 3600], ["min", 60], ["s", 1]]) {
+      const value = Math.floor(rest / size);
+      rest -= value * size;
+      if (value) parts.push(value + " " + unit);
+    }
+    return parts.slice(0, 2).join(" ") || "0 s";
+  }
+  function bytes(value) {
+    if (value < 0) return "";
+    if (value >= 1048576) return (value / 1048576).toFixed(1) + " MB";
+    if (value >= 1024) return (value / 1024).toFixed(1) + " KB";
+    return value + " B";
+  }
+
+  // ---------------------------------------------------------------- DOM helpers
+  /** Create an element; string children become text nodes (never markup). */
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    if (attrs) {
+      for (const [key, value] of Object.entries(attrs)) {
+        if (value === null || value === undefined || value === false) continue;
+        if (key === "class") node.className = value;
+        else if (key === "text") node.textContent = value;
+        else node.setAttribute(key, value === true ? "" : value);
+      }
+    }
+    for (const child of children) {
+      if (child === null || child === undefined || child === false) continue;
+      node.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
+    }
+    return node;
+  }
+  function statusClass(status) {
+    return "badge st-" + (D.statuses.indexOf(status) >= 0 ? status : "Unknown");
+  }
+  function messageHref(m) {
+    return "#message=" + encodeURIComponent(S[MSG[m][MC.link]]);
+  }
+
+  // ---------------------------------------------------------------- the messages table
+  const table = document.getElementById("messages-table");
+  if (table) setUpTable();
+
+  function setUpTable() {
+    const tbody = table.tBodies[0];
+    const search = document.getElementById("q");
+    const statusSelect = document.getElementById("status");
+    const directionSelect = document.getElementById("direction");
+    const fromInput = document.getElementById("from");
+    const toInput = document.getElementById("to");
+    const pageSizeSelect = document.getElementById("page-size");
+    const info = document.getElementById("page-info");
+    const summary = document.getElementById("table-status");
+    const buttons = {
+      first: document.getElementById("first-page"),
+      prev: document.getElementById("prev-page"),
+      next: document.getElementById("next-page"),
+    };
+    const state = { sort: "time", descending: true, page: 0, filtered: null };
+    const REPLY_CHARS = 80; // longer replies are cut in the table; the detail view has them whole
+    const HEADINGS = Array.from(table.tHead.rows[0].cells, (th) => th.textContent.trim());
+
+    const MESSAGE_TEXT = [MC.network_message_id, MC.message_id, MC.sender, MC.subject, MC.key];
+    const ROW_TEXT = [
+      RC.recipient, RC.final_status, RC.status_code, RC.smtp_reply, RC.status_meaning,
+      RC.parent, RC.from_ip, RC.to_ip, RC.sfv, RC.di, RC.country, RC.malware,
+      RC.transport_rules, RC.direction,
+    ];
+    const SORT_KEYS = {
+      time: (row) => row[RC.first_time],
+      sender: (row) => MSG[row[RC.m]][MC.sender],
+      recipient: (row) => row[RC.recipient],
+      subject: (row) => MSG[row[RC.m]][MC.subject],
+      status: (row) => row[RC.final_status],
+      direction: (row) => row[RC.direction],
+      reply: (row) => row[RC.smtp_reply] || row[RC.status_code],
+      from_ip: (row) => row[RC.from_ip],
+      size: (row) => row[RC.total_bytes],
+    };
+
+    function termHits(term) {
+      const hits = new Uint8Array(S.length);
+      for (let i = 1; i < LOWER.length; i++) if (LOWER[i].indexOf(term) >= 0) hits[i] = 1;
+      const messageHits = new Uint8Array(MSG.length);
+      for (let m = 0; m < MSG.length; m++) {
+        const message = MSG[m];
+        for (const c of MESSAGE_TEXT) {
+          if (hits[message[c]]) {
+            messageHits[m] = 1;
+            break;
+          }
+        }
+      }
+      return (row) => {
+        if (messageHits[row[RC.m]]) return true;
+        for (const c of ROW_TEXT) if (hits[row[c]]) return true;
+        return false;
+      };
+    }
+
+    function stringIndex(value) {
+      const i = S.indexOf(value);
+      return i < 0 ? -2 : i;
+    }
+
+    function filter() {
+      const terms = search.value.toLowerCase().split(/\s+/).filter(Boolean);
+      const matchers = terms.map(termHits);
+      const status = statusSelect.value;
+      const negate = status.startsWith("!");
+      const statusIndex = status ? stringIndex(negate ? status.slice(1) : status) : -1;
+      const directionIndex = directionSelect.value ? stringIndex(directionSelect.value) : -1;
+      const from = parseLocal(fromInput.value);
+      const to = parseLocal(toInput.value);
+      const toEnd = to === null ? null : to + (toInput.value.length > 16 ? 999 : 59999);
+      const result = [];
+      for (let i = 0; i < ROWS.length; i++) {
+        const row = ROWS[i];
+        if (statusIndex !== -1 && (row[RC.final_status] === statusIndex) === negate) continue;
+        if (directionIndex !== -1 && row[RC.direction] !== directionIndex) continue;
+        const time = row[RC.first_time];
+        if (from !== null && (time < 0 || time < from)) continue;
+        if (toEnd !== null && (time < 0 || time > toEnd)) continue;
+        let ok = true;
+        for (const match of matchers) {
+          if (!match(row)) {
+            ok = false;
+            break;
+          }
+        }
+        if (ok) result.push(i);
+      }
+      state.filtered = result;
+      sort();
+    }
+
+    function sort() {
+      const key = SORT_KEYS[state.sort];
+      const sign = state.descending ? -1 : 1;
+      const values = new Float64Array(ROWS.length);
+      for (const i of state.filtered) values[i] = key(ROWS[i]);
+      // Ties keep the data's order (message time, then recipient): deterministic.
+      state.filtered.sort((a, b) => (values[a] - values[b]) * sign || a - b);
+      for (const th of table.tHead.rows[0].cells) {
+        if (th.dataset.sort === state.sort) {
+          th.setAttribute("aria-sort", state.descending ? "descending" : "ascending");
+        } else th.removeAttribute("aria-sort");
+      }
+      render();
+    }
+
+    function pageSize() {
+      return parseInt(pageSizeSelect.value, 10) || 50;
+    }
+
+    function render() {
+      const rows = state.filtered;
+      const size = pageSize();
+      const pages = Math.max(1, Math.ceil(rows.length / size));
+      state.page = Math.min(Math.max(state.page, 0), pages - 1);
+      const start = state.page * size;
+      const end = Math.min(rows.length, start + size);
+      const fragment = document.createDocumentFragment();
+      for (let k = start; k < end; k++) fragment.appendChild(tableRow(ROWS[rows[k]]));
+      tbody.replaceChildren(fragment);
+      if (!rows.length) {
+        tbody.appendChild(
+          el("tr", null, el("td", { colspan: "9", text: "No message matches these filters." }))
+        );
+      }
+      const total = ROWS.length.toLocaleString("en-US");
+      summary.textContent =
+        rows.length === ROWS.length
+          ? total + " rows"
+          : rows.length.toLocaleString("en-US") + " of " + total + " rows match";
+      info.textContent = rows.length
+        ? "Rows " + (start + 1).toLocaleString("en-US") + "–" + end.toLocaleString("en-US") +
+          ", page " + (state.page + 1) + " of " + pages
+        : "";
+      buttons.first.disabled = buttons.prev.disabled = state.page === 0;
+      buttons.next.disabled = state.page >= pages - 1;
+    }
+
+    function tableRow(row) {
+      const message = MSG[row[RC.m]];
+      const status = S[row[RC.final_status]] || "Unknown";
+      const subject = S[message[MC.subject]];
+      const reply = S[row[RC.smtp_reply]] || S[row[RC.status_code]];
+      const cells = [
+        el("td", { class: "time", text: displayTime(row[RC.first_time]) }),
+        el("td", { class: "id", text: S[message[MC.sender]] }),
+        el("td", { class: "id", text: S[row[RC.recipient]] }),
+        el(
+          "td",
+          { class: "subject" },
+          el("a", { href: messageHref(row[RC.m]), text: subject || "(no subject)" })
+        ),
+        el("td", null, el("span", { class: statusClass(status), text: status })),
+        el("td", { text: S[row[RC.direction]] }),
+        el("td", {
+          class: "id reply",
+          title: reply.length > REPLY_CHARS ? reply : S[row[RC.status_meaning]] || null,
+          text: reply.length > REPLY_CHARS ? reply.slice(0, REPLY_CHARS) + "…" : reply,
+        }),
+        el("td", { class: "id", text: S[row[RC.from_ip]] }),
+        el("td", { class: "num", text: bytes(row[RC.total_bytes]) }),
+      ];
+      // Narrow screens show each row as a card; the labels name the fields there.
+      cells.forEach((cell, i) => cell.setAttribute("data-label", HEADINGS[i]));
+      return el("tr", null, ...cells);
+    }
+
+    function reset() {
+      search.value = "";
+      statusSelect.value = "";
+      directionSelect.value = "";
+      fromInput.value = "";
+      toInput.value = "";
+      state.page = 0;
+      filter();
+    }
+
+    for (const control of [search, statusSelect, directionSelect, fromInput, toInput]) {
+      control.addEventListener(control === search ? "input" : "change", () => {
+        state.page = 0;
+        filter();
+      });
+    }
+    search.addEventListener("keydown", (event) => {
+      if (event.key === "Enter") event.preventDefault();
+    });
+    pageSizeSelect.addEventListener("change", () => {
+      state.page = 0;
+      render();
+    });
+    document.getElementById("reset").addEventListener("click", reset);
+    buttons.first.addEventListener("click", () => {
+      state.page = 0;
+      render();
+    });
+    buttons.prev.addEventListener("click", () => {
+      state.page -= 1;
+      render();
+    });
+    buttons.next.addEventListener("click", () => {
+      state.page += 1;
+      render();
+    });
+    for (const th of table.tHead.rows[0].cells) {
+      th.querySelector("button").addEventListener("click", () => {
+        if (state.sort === th.dataset.sort) state.descending = !state.descending;
+        else {
+          state.sort = th.dataset.sort;
+          state.descending = th.dataset.sort === "time" || th.dataset.sort === "size";
+        }
+        state.page = 0;
+        sort();
+      });
+    }
+
+    // ------------------------------------------------------------ exports
+    const EXPORT_COLUMNS = [
+      ["received", (row) => displayTime(row[RC.first_time])],
+      ["received_utc", (row) => isoUtc(row[RC.first_time])],
+      ["sender", (row, msg) => S[msg[MC.sender]]],
+      ["recipient", (row) => S[row[RC.recipient]]],
+      ["subject", (row, msg) => S[msg[MC.subject]]],
+      ["final_status", (row) => S[row[RC.final_status]]],
+      ["direction", (row) => S[row[RC.direction]]],
+      ["status_code", (row) => S[row[RC.status_code]]],
+      ["smtp_reply", (row) => S[row[RC.smtp_reply]]],
+      ["status_meaning", (row) => S[row[RC.status_meaning]]],
+      ["parent_recipient", (row) => S[row[RC.parent]]],
+      ["from_ip", (row) => S[row[RC.from_ip]]],
+      ["to_ip", (row) => S[row[RC.to_ip]]],
+      ["total_bytes", (row) => (row[RC.total_bytes] < 0 ? "" : String(row[RC.total_bytes]))],
+      ["network_message_id", (row, msg) => S[msg[MC.network_message_id]]],
+      ["message_id", (row, msg) => S[msg[MC.message_id]]],
+    ];
+
+    /** Same rule as analyzer.search.excel_safe: a leading = + - @ tab or CR gets a quote. */
+    function excelSafe(value) {
+      return /^[=+\-@\t\r]/.test(value) ? "'" + value : value;
+    }
+    function csvField(value) {
+      const safe = excelSafe(value);
+      return /[",\r\n]/.test(safe) ? '"' + safe.replace(/"/g, '""') + '"' : safe;
+    }
+    function download(name, type, text) {
+      const url = URL.createObjectURL(new Blob([text], { type: type }));
+      const link = el("a", { href: url, download: name });
+      document.body.appendChild(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 0);
+    }
+    document.getElementById("export-csv").addEventListener("click", () => {
+      const lines = [EXPORT_COLUMNS.map((c) => c[0]).join(",")];
+      for (const i of state.filtered) {
+        const row = ROWS[i];
+        const msg = MSG[row[RC.m]];
+        lines.push(EXPORT_COLUMNS.map((c) => csvField(c[1](row, msg) || "")).join(","));
+      }
+      // A BOM so that spreadsheet programs read the file as UTF-8.
+      download("msgtrace-messages.csv", "text/csv;charset=utf-8", "\ufeff" + lines.join("\r\n") + "\r\n");
+    });
+    document.getElementById("export-json").addEventListener("click", () => {
+      const records = state.filtered.map((i) => {
+        const row = ROWS[i];
+        const msg = MSG[row[RC.m]];
+        const record = {};
+        for (const [name, value] of EXPORT_COLUMNS) record[name] = value(row, msg) || null;
+        record.total_bytes = row[RC.total_bytes] < 0 ? null : row[RC.total_bytes];
+        return record;
+      });
+      download("msgtrace-messages.json", "application/json", JSON.stringify(records, null, 2));
+    });
+
+    filter();
+  }
+
+  // ---------------------------------------------------------------- the message detail view
+  const detail = document.getElementById("message-detail");
+  const detailBody = document.getElementById("detail-body");
+  let lookup = null;
+  let eventRanges = null;
+
+  function findMessage(id) {
+    if (!lookup) {
+      lookup = new Map();
+      const add = (key, m) => {
+        if (key && !lookup.has(key)) lookup.set(key, m);
+      };
+      for (let m = 0; m < MSG.length; m++) {
+        add(S[MSG[m][MC.link]].toLowerCase(), m);
+        add(S[MSG[m][MC.network_message_id]].toLowerCase(), m);
+        add(S[MSG[m][MC.key]].toLowerCase(), m);
+      }
+      for (let m = 0; m < MSG.length; m++) {
+        add(S[MSG[m][MC.message_id]].replace(/^\s*<|>\s*$/g, "").toLowerCase(), m);
+      }
+    }
+    const key = id.trim().toLowerCase();
+    if (lookup.has(key)) return lookup.get(key);
+    const bare = key.replace(/^<|>$/g, "");
+    return lookup.has(bare) ? lookup.get(bare) : -1;
+  }
+
+  function eventsOf(m) {
+    if (!eventRanges) {
+      eventRanges = new Map();
+      for (let i = 0; i < EVENTS.length; i++) {
+        const key = EVENTS[i][EC.m];
+        const range = eventRanges.get(key);
+        if (range) range[1] = i + 1;
+        else eventRanges.set(key, [i, i + 1]);
+      }
+    }
+    const range = eventRanges.get(m);
+    return range ? EVENTS.slice(range[0], range[1]) : [];
+  }
+
+  function fact(label, value, className) {
+    if (!value) return null;
+    return el("div", null, el("dt", { text: label }), el("dd", { class: className || null, text: value }));
+  }
+
+  const WORDS = D.words;
+
+  function verdictText(key, value) {
+    const meanings = WORDS.verdict_meanings[key] || {};
+    const meaning = meanings[value.toUpperCase()];
+    return meaning ? value + " (" + meaning + ")" : value;
+  }
+
+  function lineageOrder(rows) {
+    const byAddress = new Map();
+    for (const row of rows) byAddress.set(S[row[RC.recipient]].toLowerCase(), row);
+    const children = new Map();
+    const roots = [];
+    for (const row of rows) {
+      const parent = S[row[RC.parent]].toLowerCase();
+      const self = S[row[RC.recipient]].toLowerCase();
+      if (parent && parent !== self && byAddress.has(parent)) {
+        if (!children.has(parent)) children.set(parent, []);
+        children.get(parent).push(row);
+      } else roots.push(row);
+    }
+    const ordered = [];
+    const seen = new Set();
+    const visit = (row, depth) => {
+      const address = S[row[RC.recipient]].toLowerCase();
+      if (seen.has(address)) return;
+      seen.add(address);
+      ordered.push([row, depth]);
+      for (const child of children.get(address) || []) visit(child, depth + 1);
+    };
+    roots.forEach((row) => visit(row, 0));
+    rows.forEach((row) => visit(row, 0));
+    return ordered;
+  }
+
+  function timeline(events) {
+    const list = el("ol", { class: "timeline" });
+    let previous = -1;
+    for (const event of events) {
+      if (!event[EC.timeline]) continue;
+      const ticks = event[EC.time];
+      const ownTime = S[event[EC.time_basis]] !== "message";
+      if (ownTime && ticks >= 0) {
+        if (previous >= 0) {
+          const gapMs = Math.floor((ticks - previous) / 10000);
+          if (gapMs >= 1000) {
+            const level =
+              gapMs >= WORDS.gap_long_ms ? "long-gap" : gapMs >= WORDS.gap_notable_ms ? "gap" : "";
+            list.appendChild(el("li", { class: "gap-mark " + level, text: "+" + duration(gapMs) }));
+          }
+        }
+        previous = ticks;
+      }
+      const eventId = S[event[EC.event_id]];
+      list.appendChild(
+        el(
+          "li",
+          { class: "ev ev-" + eventId.toLowerCase() },
+          el(
+            "span",
+            { class: "ev-time" },
+            ticks >= 0 ? displayTime(Math.floor(ticks / 10000)) : "-",
+            ownTime
+              ? null
+              : el("span", {
+                  class: "muted",
+                  text: " (time the message was received; the export has no per-event time)",
+                })
+          ),
+          el("span", { class: "ev-id", text: eventId || "status" }),
+          S[event[EC.source]] ? el("span", { class: "ev-source", text: " " + S[event[EC.source]] }) : null,
+          S[event[EC.status]] ? el("span", { class: "ev-status", text: S[event[EC.status]] }) : null,
+          S[event[EC.related_recipient]]
+            ? el("span", { class: "ev-related" }, "→ ", el("span", { class: "id", text: S[event[EC.related_recipient]] }))
+            : null,
+          S[event[EC.detail]] ? el("span", { class: "ev-detail", text: S[event[EC.detail]] }) : null,
+          el("span", { class: "ev-where", text: where(event) })
+        )
+      );
+    }
+    return list;
+  }
+
+  function where(event) {
+    const input = event[EC.input] >= 0 ? D.inputs[event[EC.input]] : "";
+    return input + (event[EC.line] >= 0 ? ":" + event[EC.line] : "");
+  }
+
+  function relatedList(m) {
+    const items = [];
+    for (const link of LINKS) {
+      const relation = S[link[LC.relation]];
+      const words = WORDS.relations[relation] || [relation, relation];
+      let other;
+      let said;
+      if (link[LC.m] === m) {
+        other = link[LC.related_m];
+        said = words[0];
+      } else if (link[LC.related_m] === m) {
+        other = link[LC.m];
+        said = words[1];
+      } else continue;
+      said = said.charAt(0).toUpperCase() + said.slice(1) + " ";
+      if (other < 0) {
+        items.push(el("li", null, said + "a message not in the data ", el("span", { class: "id", text: S[link[LC.reference]] })));
+        continue;
+      }
+      const subject = S[MSG[other][MC.subject]] || S[MSG[other][MC.link]];
+      items.push(
+        el("li", null, said, el("a", { href: messageHref(other), text: subject }), " ", el("span", { class: "id", text: S[MSG[other][MC.link]] }))
+      );
+    }
+    return items;
+  }
+
+  function relationWords(relation) {
+    const words = (relation || "from").replace(/_/g, " ");
+    return words.charAt(0).toUpperCase() + words.slice(1);
+  }
+
+  function renderDetail(m) {
+    const message = MSG[m];
+    const subject = S[message[MC.subject]] || "(no subject)";
+    const nodes = [];
+    nodes.push(el("h3", { text: subject }));
+    nodes.push(
+      el(
+        "dl",
+        { class: "message-facts" },
+        fact("Sender", S[message[MC.sender]], "id"),
+        fact("Network message id", S[message[MC.network_message_id]] || "-", "id"),
+        fact("Internet message id", S[message[MC.message_id]] || "-", "id"),
+        fact("First seen", displayTime(message[MC.first_time])),
+        fact("Last seen", displayTime(message[MC.last_time])),
+        fact("Direction", S[message[MC.direction]] || "unknown"),
+        fact("Size", message[MC.total_bytes] >= 0 ? message[MC.total_bytes].toLocaleString("en-US") + " bytes" : ""),
+        fact("Recipients", message[MC.recipient_count] >= 0 ? String(message[MC.recipient_count]) : "")
+      )
+    );
+    const related = relatedList(m);
+    if (related.length) {
+      nodes.push(el("h3", { text: "Related messages" }));
+      nodes.push(el("ul", { class: "related" }, ...related));
+    }
+    const events = eventsOf(m);
+    const state = message[MC.detail];
+    if (state === 0) {
+      nodes.push(
+        el("p", {
+          class: "note",
+          text:
+            "The event rows of this message are not embedded in this report (at most " +
+            D.caps.max_detail_events.toLocaleString("en-US") +
+            " event rows are). Its recipients and outcomes are below; for every event run: msgtrace report SOURCE --message " +
+            (S[message[MC.network_message_id]] || S[message[MC.message_id]]) + " -o message.html",
+        })
+      );
+    } else if (state === 2) {
+      nodes.push(
+        el("p", {
+          class: "note",
+          text: "Only the first " + D.caps.max_events_per_message.toLocaleString("en-US") + " event rows of this message are embedded.",
+        })
+      );
+    }
+    const byRecipient = new Map();
+    for (const event of events) {
+      const key = S[event[EC.recipient]].toLowerCase();
+      if (!byRecipient.has(key)) byRecipient.set(key, []);
+      byRecipient.get(key).push(event);
+    }
+    const rows = [];
+    for (const row of ROWS) if (row[RC.m] === m) rows.push(row);
+    nodes.push(el("h3", { text: "Recipients (" + rows.length + ")" }));
+    for (const [row, depth] of lineageOrder(rows)) {
+      const address = S[row[RC.recipient]];
+      const status = S[row[RC.final_status]] || "Unknown";
+      const reply = S[row[RC.smtp_reply]] || S[row[RC.status_code]];
+      const facts = el(
+        "dl",
+        { class: "facts" },
+        reply
+          ? el("div", { class: "wide" }, el("dt", { text: "Deciding reply" }), el("dd", null, el("code", { text: reply }), S[row[RC.status_meaning]] ? " · " + S[row[RC.status_meaning]] : ""))
+          : null,
+        fact("First to last event", row[RC.duration_ms] >= 0 ? duration(row[RC.duration_ms]) : ""),
+        fact("Deferrals", row[RC.deferral_count] > 0 ? row[RC.deferral_count] + " deferral(s), " + duration(Math.max(row[RC.deferral_ms], 0)) : ""),
+        ...WORDS.verdicts.map(([key, label]) => {
+          const column = key === "malware_name" ? RC.malware : RC[key];
+          return fact(label, S[row[column]] ? verdictText(key, S[row[column]]) : "");
+        })
+      );
+      const recipientEvents = byRecipient.get(address.toLowerCase()) || [];
+      nodes.push(
+        el(
+          "article",
+          { class: "recipient depth-" + Math.min(depth, 4), "aria-label": "Recipient " + address },
+          el("h4", null, el("span", { class: "id", text: address || "(no recipient)" }), " ", el("span", { class: statusClass(status), text: status })),
+          S[row[RC.parent]]
+            ? el("p", { class: "lineage" }, relationWords(S[row[RC.relation]]) + " ", el("span", { class: "id", text: S[row[RC.parent]] }))
+            : null,
+          facts,
+          S[row[RC.conflict]] ? el("p", { class: "warn-text", text: "Conflict: " + S[row[RC.conflict]] }) : null,
+          recipientEvents.length ? timeline(recipientEvents) : null
+        )
+      );
+    }
+    if (events.length) {
+      nodes.push(el("h3", { text: "Raw event rows (" + events.length + ")" }));
+      const head = ["Time (UTC)", "Recipient", "Event", "Source", "Status", "Related recipient", "Reference", "Client", "Server", "Report", "Input, line", "Also seen in", "custom_data"];
+      const body = el("tbody");
+      for (const event of events) {
+        body.appendChild(
+          el(
+            "tr",
+            null,
+            el("td", { class: "time", text: isoTicks(event[EC.time]) }),
+            el("td", { text: S[event[EC.recipient]] }),
+            el("td", { text: S[event[EC.event_id]] + (event[EC.timeline] ? "" : " (repeated)") }),
+            el("td", { text: S[event[EC.source]] }),
+            el("td", { class: "wrap", text: S[event[EC.status]] }),
+            el("td", { text: S[event[EC.related_recipient]] }),
+            el("td", { class: "wrap", text: S[event[EC.reference]] }),
+            el("td", { text: S[event[EC.client]] }),
+            el("td", { text: S[event[EC.server]] }),
+            el("td", { text: S[event[EC.report_type]] }),
+            el("td", { class: "wrap", text: where(event) }),
+            el("td", { class: "wrap", text: S[event[EC.also_seen]] }),
+            el("td", { class: "wrap", text: S[event[EC.custom_data]] })
+          )
+        );
+      }
+      nodes.push(
+        el(
+          "div",
+          { class: "table-wrap" },
+          el("table", { class: "raw" }, el("caption", { class: "visually-hidden", text: "Raw event rows" }), el("thead", null, el("tr", null, ...head.map((h) => el("th", { scope: "col", text: h })))), body)
+        )
+      );
+    }
+    detailBody.replaceChildren(...nodes.filter(Boolean));
+  }
+
+  function route() {
+    const hash = location.hash;
+    if (!detail) return;
+    if (hash.startsWith("#message=")) {
+      let id = hash.slice("#message=".length);
+      try {
+        id = decodeURIComponent(id);
+      } catch (error) {
+        /* keep the raw text */
+      }
+      const m = findMessage(id);
+      if (m < 0) {
+        detailBody.replaceChildren(el("p", { class: "note", text: "No message with the id " + id + " is in this report." }));
+      } else renderDetail(m);
+      detail.hidden = false;
+      detail.focus();
+      detail.scrollIntoView();
+    } else {
+      detail.hidden = true;
+    }
+  }
+  window.addEventListener("hashchange", route);
+  if (location.hash) route();
+})();

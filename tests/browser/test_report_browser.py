@@ -1,0 +1,243 @@
+"""The report in a real browser (Debian's Chromium through Playwright), opened from file://.
+
+Each test opens the story's report in a fresh context that records every request and every
+console error; screenshots go to tests/output/screenshots/ for a reviewer to look at.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import io
+import json
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from analyzer.search import excel_safe
+
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "output" / "screenshots"
+ALL_ROWS = 133
+
+
+def _load_story():
+    path = Path(__file__).resolve().with_name("report_case.py")
+    spec = importlib.util.spec_from_file_location("msgtrace_report_case", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+story = _load_story()
+
+
+def visible_column(page, index: int) -> list[str]:
+    """The text of one column (0-based) of the rows on the current page of the table."""
+    return page.locator(f"#messages-table tbody tr td:nth-child({index + 1})").all_inner_texts()
+
+
+def status_line(page) -> str:
+    return page.locator("#table-status").inner_text()
+
+
+def test_opens_with_no_console_errors_and_no_network_request(story_report, open_report):
+    report = open_report(story_report)
+    page = report.page
+    assert status_line(page) == f"{ALL_ROWS} rows"
+    assert len(visible_column(page, 0)) == 50  # one page, not every row at once
+    # use the page: search, filter, sort, page, open a message, export
+    page.fill("#q", "report")
+    page.select_option("#status", "Failed")
+    page.click("#messages-table th[data-sort=recipient] button")
+    page.click("#messages-table tbody a >> nth=0")
+    page.wait_for_selector("#message-detail:not([hidden])")
+    with page.expect_download():
+        page.click("#export-json")
+    assert report.console_errors == []
+    assert report.network_requests() == []
+    assert report.requests == [report.url]  # the file itself, once
+
+
+def test_search_box_narrows_the_table(story_report, open_report):
+    page = open_report(story_report).page
+    page.fill("#q", "weekly report 12")
+    # every word must match: 12, 112 and 120..125
+    assert status_line(page) == f"8 of {ALL_ROWS} rows match"
+    subjects = visible_column(page, 3)
+    expected = (12, 112, 120, 121, 122, 123, 124, 125)
+    assert sorted(subjects) == sorted(f"Weekly report {n}" for n in expected)
+    # any text: an IP, a status code, a recipient
+    page.fill("#q", "203.0.113.9")
+    assert visible_column(page, 3) == [story.XSS_IMG]
+    page.fill("#q", "5.1.1")
+    assert visible_column(page, 2) == ["nobody@fabrikam.com"]
+    page.fill("#q", "no such thing anywhere")
+    assert status_line(page) == f"0 of {ALL_ROWS} rows match"
+    page.click("#reset")
+    assert status_line(page) == f"{ALL_ROWS} rows"
+
+
+def test_status_and_direction_filters(story_report, open_report):
+    page = open_report(story_report).page
+    page.select_option("#status", "Failed")
+    assert status_line(page) == f"12 of {ALL_ROWS} rows match"
+    assert set(visible_column(page, 4)) == {"Failed"}
+    page.select_option("#status", "!Delivered")
+    assert status_line(page) == f"13 of {ALL_ROWS} rows match"  # 12 failed, 1 expanded group
+    page.select_option("#status", "")
+    page.select_option("#direction", "outbound")
+    assert sorted(visible_column(page, 2)) == [
+        "drop@mail.example",
+        "nobody@fabrikam.com",
+        "x@fabrikam.com",
+    ]
+
+
+def test_time_filter_sorting_and_paging(story_report, open_report):
+    page = open_report(story_report).page
+    page.fill("#from", "2024-03-04T08:00")
+    page.fill("#to", "2024-03-04T08:30")
+    assert status_line(page) == f"8 of {ALL_ROWS} rows match"  # the story's first half hour
+    assert all(t.startswith("2024-03-04 08:") for t in visible_column(page, 0))
+    page.click("#reset")
+    # newest first by default; the sort buttons work with the keyboard too
+    times = visible_column(page, 0)
+    assert times == sorted(times, reverse=True)
+    page.focus("#messages-table th[data-sort=recipient] button")
+    page.keyboard.press("Enter")
+    assert page.get_attribute("#messages-table th[data-sort=recipient]", "aria-sort") == (
+        "ascending"
+    )
+    recipients = visible_column(page, 2)
+    assert recipients == sorted(recipients, key=str.lower)
+    page.click("#next-page")
+    assert page.locator("#page-info").inner_text() == "Rows 51–100, page 2 of 3"
+
+
+@pytest.mark.parametrize(
+    "message_id",
+    ["<q-3@contoso.com>", "q-3@contoso.com", story.OUTBOUND_ID, story.OUTBOUND_ID.upper()],
+)
+def test_deep_link_opens_the_message_detail(story_report, open_report, message_id):
+    report = open_report(story_report, "#message=" + quote(message_id, safe=""))
+    page = report.page
+    detail = page.locator("#message-detail")
+    detail.wait_for(state="visible")
+    text = detail.inner_text()
+    assert story.XSS_SCRIPT in text
+    # each recipient with its outcome, the deciding reply and its meaning, and the timeline
+    nobody = detail.get_by_role("article", name="Recipient nobody@fabrikam.com")
+    assert "Failed" in nobody.inner_text()
+    assert "550 5.1.1 RESOLVER.ADR.RecipNotFound; not found" in nobody.inner_text()
+    assert "unknown recipient" in nobody.inner_text()
+    assert nobody.locator(".timeline .ev-id").all_inner_texts() == ["RECEIVE", "FAIL"]
+    # related message and raw rows with input file and line
+    assert "Has a delivery status notification (DSN)" in text
+    raw = detail.locator("table.raw tbody tr", has_text="FAIL").inner_text()
+    assert "2024-03-04T08:10:06.0000000Z" in raw
+    assert "input1_extended.csv:9" in raw
+    assert report.console_errors == []
+
+
+def test_detail_shows_lineage_gaps_and_verdicts(story_report, open_report):
+    page = open_report(story_report, "#message=" + story.GROUP_ID).page
+    detail = page.locator("#message-detail")
+    detail.wait_for(state="visible")
+    erin = detail.get_by_role("article", name="Recipient erin@contoso.com")
+    assert "Expanded from team@contoso.com" in erin.inner_text()
+    assert "2 h" in erin.locator(".gap-mark.long-gap").inner_text()
+    assert "1 deferral(s), 2 h" in erin.inner_text()
+    # a verdict, in words; the related inbox-rule forward
+    page.goto(page.url.split("#")[0] + "#message=" + quote(story.PHISH_MESSAGE_ID, safe=""))
+    alice = detail.get_by_role("article", name="Recipient alice@contoso.com")
+    assert "SPM (spam)" in alice.inner_text()
+    assert "Forwarded by an inbox rule as" in detail.inner_text()
+    page.click("#message-detail .related a")
+    assert story.FORWARD_ID in detail.inner_text()
+    page.click("#detail-close")
+    assert detail.is_hidden()
+
+
+def test_hostile_subjects_are_shown_as_text_and_run_nothing(story_report, open_report):
+    report = open_report(story_report)
+    page = report.page
+    page.fill("#q", "xss")
+    subjects = visible_column(page, 3)
+    # the outbound message has two recipients: two rows
+    assert sorted(subjects) == sorted([story.XSS_IMG, story.XSS_SCRIPT, story.XSS_SCRIPT])
+    for message in (story.PHISH_ID, story.OUTBOUND_ID):
+        page.goto(report.url + "#message=" + message)
+        page.locator("#message-detail").wait_for(state="visible")
+    assert page.evaluate("() => typeof window.__xss") == "undefined"
+    assert page.locator("img").count() == 0
+    assert page.locator("script").count() == 2
+    assert report.console_errors == []
+
+
+def test_csv_export_neutralizes_formulas(story_report, open_report):
+    page = open_report(story_report).page
+    page.fill("#q", "HYPERLINK")
+    with page.expect_download() as download:
+        page.click("#export-csv")
+    text = Path(download.value.path()).read_text(encoding="utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    assert len(rows) == 1
+    assert rows[0]["subject"] == "'" + story.FORMULA
+    assert rows[0]["received"] == "2024-03-04 08:01:00 UTC"
+    # every cell follows the library's rule (analyzer.search.excel_safe)
+    page.fill("#q", "")
+    with page.expect_download() as download:
+        page.click("#export-csv")
+    with open(download.value.path(), encoding="utf-8-sig", newline="") as handle:
+        all_rows = list(csv.reader(handle))
+    assert len(all_rows) == ALL_ROWS + 1
+    for row in all_rows[1:]:
+        for cell in row:
+            assert not cell.startswith(("=", "+", "-", "@", "\t", "\r"))
+    # JSON keeps the values as they are
+    page.fill("#q", "HYPERLINK")
+    with page.expect_download() as download:
+        page.click("#export-json")
+    records = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
+    assert records[0]["subject"] == story.FORMULA
+    assert excel_safe(records[0]["subject"]) == rows[0]["subject"]
+
+
+def test_print_hides_controls_and_keeps_the_chosen_message(story_report, open_report):
+    page = open_report(story_report, "#message=" + story.OUTBOUND_ID).page
+    page.locator("#message-detail").wait_for(state="visible")
+    page.emulate_media(media="print")
+    assert page.locator("#q").is_hidden()
+    assert page.locator(".toc").is_hidden()
+    assert page.locator("#message-detail .timeline").first.is_visible()
+    assert page.locator("#findings").is_visible()
+
+
+@pytest.mark.parametrize(
+    ("name", "viewport"),
+    [("laptop", {"width": 1366, "height": 768}), ("narrow", {"width": 390, "height": 844})],
+)
+def test_layout_at_laptop_and_narrow_widths(story_report, open_report, name, viewport):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page = open_report(story_report, viewport=viewport).page
+
+    def no_horizontal_scroll() -> bool:
+        # wide tables scroll inside their own box; the page itself never scrolls sideways
+        return page.evaluate(
+            "() => document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+        )
+
+    assert no_horizontal_scroll()
+    page.screenshot(path=SCREENSHOTS / f"{name}-top.png")
+    page.locator("#messages").evaluate("section => section.scrollIntoView()")
+    page.screenshot(path=SCREENSHOTS / f"{name}-messages.png")
+    page.locator("#overview").evaluate("section => section.scrollIntoView()")
+    page.screenshot(path=SCREENSHOTS / f"{name}-overview.png")
+    page.locator("#evidence").evaluate("section => section.scrollIntoView()")
+    page.screenshot(path=SCREENSHOTS / f"{name}-evidence.png")
+    page.goto(page.url.split("#")[0] + "#message=" + story.GROUP_ID)
+    page.locator("#message-detail").wait_for(state="visible")
+    assert no_horizontal_scroll()
+    page.screenshot(path=SCREENSHOTS / f"{name}-detail.png")
+    page.screenshot(path=SCREENSHOTS / f"{name}-full.png", full_page=True)
