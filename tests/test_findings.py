@@ -434,9 +434,12 @@ def verdict_trace() -> tuple[Trace, dict[str, int]]:
         at[message] = trace.add(
             minutes + 0.1, "AGENTINFO", sender, "alice@contoso.com", message, custom_data=data
         )
-        trace.add(minutes + 0.2, final, sender, "alice@contoso.com", message)
+        if final:
+            trace.add(minutes + 0.2, final, sender, "alice@contoso.com", message)
 
-    inbound(10, "malware", "S:AMA=SUM|v=1|action=b|name=EICAR;S:SFA=SUM|SFV=SPM|SCL=9|DI=SQ")
+    inbound(
+        10, "malware", "S:AMA=SUM|v=1|action=b|name=EICAR;S:SFA=SUM|SFV=SPM|SCL=9|DI=SQ", final=None
+    )
     inbound(20, "phish", "S:SFA=SUM|SFV=SPM|SCL=5|DI=SN|CAT=PHSH", sender="it@c0ntoso.example")
     inbound(30, "junk", "S:SFA=SUM|SFV=SPM|SCL=6|DI=SJ")
     inbound(40, "allowed", "S:SFA=SUM|SFV=SKA|SCL=7|DI=SN", sender="promo@shop.example")
@@ -574,7 +577,8 @@ def test_first_seen_domain_late_in_the_range():
     assert finding.severity == "info"
     assert finding.entities == {"domain": ["newco.example"]}
     assert lines(finding) == {new}  # its first message
-    assert "first seen after 2024-03-08" in finding.title
+    # the last third of 2024-03-01 09:00 .. 2024-03-10 10:30
+    assert "first seen after 2024-03-07 10:43 UTC" in finding.title
 
 
 def test_first_seen_needs_a_long_enough_range_and_a_new_domain():
@@ -646,10 +650,16 @@ def test_no_transport_rule_no_finding():
 # rare-client-ip and shared-unusual-ip
 
 
-def sends_from(trace: Trace, sender: str, ip: str, count: int, start: float, tag: str) -> list[int]:
+HOURS = 60
+
+
+def sends_from(
+    trace: Trace, sender: str, ip: str, count: int, start: float, tag: str, every: float = 6 * HOURS
+) -> list[int]:
+    """``count`` messages from ``ip``, one every ``every`` minutes from ``start``."""
     return [
         trace.mail(
-            start + i,
+            start + i * every,
             sender,
             f"c{i}@fabrikam.com",
             f"{tag}{i}",
@@ -665,12 +675,12 @@ def test_sender_from_an_ip_nobody_uses_is_rare():
     tenant_baseline(trace)
     sends_from(trace, "alice@contoso.com", "10.1.1.1", 12, 0, "a")
     sends_from(trace, "bob@contoso.com", "10.1.1.2", 12, 0, "b")
-    odd = sends_from(trace, "alice@contoso.com", "203.0.113.9", 1, 100, "odd")
+    odd = sends_from(trace, "alice@contoso.com", "203.0.113.9", 3, 30 * HOURS, "odd", every=5)
     findings = run(case_of(trace))
     [finding] = of_rule(findings, "rare-client-ip")
-    assert finding.title == "alice@contoso.com sent from unusual IP 203.0.113.9 (1 of 13 messages)"
+    assert finding.title == "alice@contoso.com sent from unusual IP 203.0.113.9 (3 of 15 messages)"
     assert finding.entities == {"ip": ["203.0.113.9"], "mailbox": ["alice@contoso.com"]}
-    assert lines(finding) == {odd[0] - 1}  # the message's first row with that IP
+    assert lines(finding) == {line - 1 for line in odd}  # each message's first row
     assert of_rule(findings, "shared-unusual-ip") == []
 
 
@@ -683,12 +693,23 @@ def test_an_ip_colleagues_use_is_not_rare():
     assert of_rule(run(case_of(trace)), "rare-client-ip") == []
 
 
+def test_a_second_place_someone_works_from_is_not_rare():
+    trace = Trace()
+    tenant_baseline(trace)
+    sends_from(trace, "alice@contoso.com", "10.1.1.1", 12, 0, "a")
+    sends_from(trace, "alice@contoso.com", "192.0.2.44", 3, 5, "home", every=30 * HOURS)
+    assert of_rule(run(case_of(trace)), "rare-client-ip") == []
+    # home: 60 h of use; office: 66 h. An episode of up to 65 h makes home the odd one out.
+    wide = load_thresholds(overrides={"rare_ip_max_span_hours": "65"})
+    assert len(of_rule(run(case_of(trace), wide), "rare-client-ip")) == 1
+
+
 def shared_ip_case(accounts: int) -> Case:
     trace = Trace()
     tenant_baseline(trace)
     for n in range(accounts):
         sends_from(trace, f"user{n}@contoso.com", f"10.2.0.{n}", 12, n * 20, f"u{n}-")
-        sends_from(trace, f"user{n}@contoso.com", "198.51.100.7", 1, 500 + n, f"x{n}-")
+        sends_from(trace, f"user{n}@contoso.com", "198.51.100.7", 1, 30 * HOURS + n, f"x{n}-")
     return case_of(trace)
 
 

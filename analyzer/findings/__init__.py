@@ -196,6 +196,28 @@ def run_findings(case: Case, chains: Chains, thresholds: Thresholds | None = Non
     return sorted(findings, key=Finding.sort_key)
 
 
+def case_findings(
+    case: Case, thresholds: Thresholds | None = None, min_severity: str = "info"
+) -> list[Finding]:
+    """Build the case's chains and run every rule: what ``msgtrace findings`` prints.
+
+    Args:
+        case: the case.
+        thresholds: thresholds in force (default: ``Thresholds()``).
+        min_severity: leave out findings below this severity.
+
+    Returns:
+        The findings of ``min_severity`` or above, most urgent first.
+
+    Raises:
+        OptionError: an unknown severity.
+    """
+    from analyzer.chains import build_chains
+
+    at_least([], min_severity)  # reject a bad severity before the work
+    return at_least(run_findings(case, build_chains(case), thresholds), min_severity)
+
+
 def at_least(findings: list[Finding], min_severity: str) -> list[Finding]:
     """The findings of ``min_severity`` or above.
 
@@ -279,6 +301,7 @@ __all__ = [
     "Rule",
     "Thresholds",
     "at_least",
+    "case_findings",
     "findings_json",
     "findings_text",
     "load_thresholds",

@@ -127,6 +127,19 @@ def address_lower(addresses: pa.Array | pa.ChunkedArray) -> pa.ChunkedArray:
     return lowered if isinstance(lowered, pa.ChunkedArray) else pa.chunked_array([lowered])
 
 
+def pair_keys(message_keys: pd.Series, recipients: pd.Series) -> pd.Series:
+    """``message_key + US + recipient_key`` per row: one message x recipient, as chains keys
+    it (recipient trimmed and lower-cased; empty for rows about no recipient)."""
+    recipient_keys = recipients.astype("str").str.strip().str.lower().fillna("")
+    return message_keys.astype("str").fillna("") + "\x1f" + recipient_keys
+
+
+def domain_series(addresses: pd.Series) -> pd.Series:
+    """``domain_of`` for a pandas column (null where there is no domain)."""
+    values = pa.array(addresses.astype(object).where(addresses.notna(), None), pa.string())
+    return pd.Series(domain_of(values).to_pandas().array, index=addresses.index)
+
+
 def domain_of_text(address: str | None) -> str | None:
     """The lower-cased domain of one address, or None."""
     if not address or "@" not in address:
@@ -161,7 +174,31 @@ class Context:
 
     @cached_property
     def tenant_domains(self) -> tuple[str, ...]:
-        return tuple(sorted({d.lower() for d in self.chains.tenant_domains if d}))
+        """The tenant's domains: ``Chains.tenant_domains`` without outside hops.
+
+        An export's direction is per message, so the outside address a mailbox forwards or
+        redirects a copy of inbound mail to can look like a recipient of inbound mail. A domain
+        whose recipients are only ever handed to another server (SEND) and never delivered to
+        a mailbox (DELIVER), and from which nobody submits mail (SUBMIT), is not the tenant's.
+        """
+        inferred = sorted({d.lower() for d in self.chains.tenant_domains if d})
+        if not inferred or self.events.num_rows == 0:
+            return tuple(inferred)
+        event_id = pc.utf8_upper(self.events["event_id"])
+        candidates = pa.array(inferred, pa.string())
+
+        def domains_with(events: tuple[str, ...], domains: pa.ChunkedArray) -> set[str]:
+            mask = pc.and_(
+                fill_false(pc.is_in(event_id, value_set=pa.array(events))),
+                fill_false(pc.is_in(domains, value_set=candidates)),
+            )
+            return set(pc.unique(domains.filter(mask)).to_pylist())
+
+        sent_on = domains_with(("SEND", "SENDEXTERNAL"), self.event_recipient_domain)
+        delivered = domains_with(("DELIVER",), self.event_recipient_domain)
+        submitting = domains_with(("SUBMIT",), self.event_sender_domain)
+        outside = sent_on - delivered - submitting
+        return tuple(d for d in inferred if d not in outside)
 
     @cached_property
     def events(self) -> pa.Table:
@@ -304,14 +341,10 @@ class Context:
         """
         if pairs.empty:
             return self.event_frame(pa.array([], pa.bool_()), EVENT_COLUMNS)
-        recipient_keys = (
-            pairs["recipient_key"]
-            if "recipient_key" in pairs
-            else pairs["recipient_address"].str.lower()
+        recipients = (
+            pairs["recipient_key"] if "recipient_key" in pairs else pairs["recipient_address"]
         )
-        wanted = pa.array(
-            sorted(set(pairs["message_key"].astype(str) + "\x1f" + recipient_keys.astype(str)))
-        )
+        wanted = pa.array(sorted(set(pair_keys(pairs["message_key"], recipients))), pa.string())
         mask = pc.is_in(self.event_pair_key, value_set=wanted)
         frame = self.event_frame(mask, (*EVENT_COLUMNS, "lifecycle_rank"))
         if frame.empty:
@@ -363,7 +396,9 @@ class Context:
     @cached_property
     def event_pair_key(self) -> pa.ChunkedArray:
         return pc.binary_join_element_wise(
-            self.events["message_key"], self.events["recipient_key"], "\x1f"
+            pc.fill_null(self.events["message_key"], ""),
+            pc.fill_null(self.events["recipient_key"], ""),
+            "\x1f",
         )
 
     def entities(self, **kinds: Iterable[str | None]) -> dict[str, list[str]]:

@@ -14,7 +14,14 @@ import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 
-from analyzer.findings.base import Context, display_utc, fill_false, listing, plural
+from analyzer.findings.base import (
+    Context,
+    display_utc,
+    domain_series,
+    fill_false,
+    listing,
+    plural,
+)
 from analyzer.findings.model import Finding
 
 BURST_RULE = "outbound-burst"
@@ -135,7 +142,7 @@ def _find_bursts(ctx: Context, rows: pd.DataFrame) -> tuple[list[Finding], set[s
             "outbound spam filtering restricted the account.",
             ctx.entities(
                 mailbox=[hit.sender],
-                domain=window["recipient"].str.rsplit("@", n=1).str[-1],
+                domain=domain_series(window["recipient"]),
             ),
             ctx.recipient_evidence_frame(window).assign(detail="sent to an outside recipient"),
         )
@@ -188,7 +195,7 @@ def mass_subject(ctx: Context) -> list[Finding]:
             "addresses is what a spam or phishing run from compromised mailboxes looks like; "
             "it may also be a legitimate mailing. Ask the senders whether they sent it, and "
             "look at the messages' content and the sign-ins of the senders.",
-            ctx.entities(mailbox=senders, domain=window["recipient"].str.rsplit("@", n=1).str[-1]),
+            ctx.entities(mailbox=senders, domain=domain_series(window["recipient"])),
             ctx.recipient_evidence_frame(window).assign(detail="sent to an outside recipient"),
         )
         if finding:

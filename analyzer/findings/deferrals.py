@@ -18,9 +18,11 @@ from analyzer.findings.base import (
     EVENT_COLUMNS,
     Context,
     display_utc,
+    domain_series,
     duration_words,
     fill_false,
     listing,
+    pair_keys,
     plural,
 )
 from analyzer.findings.model import Finding
@@ -37,6 +39,7 @@ _COLUMNS = (
     "sender_address",
     "recipient_address",
     "final_status",
+    "first_time",
     "final_time",
     "deferral_count",
     "deferral_seconds",
@@ -46,7 +49,7 @@ _COLUMNS = (
 
 
 def _by_domain(frame: pd.DataFrame) -> pd.Series:
-    return frame["recipient_address"].str.strip("<> ").str.rsplit("@", n=1).str[-1].str.lower()
+    return domain_series(frame["recipient_address"]).fillna("(no recipient domain)")
 
 
 def long_deferrals(ctx: Context) -> list[Finding]:
@@ -68,13 +71,13 @@ def long_deferrals(ctx: Context) -> list[Finding]:
         )
         statuses = dict(
             zip(
-                group["message_key"] + "\x1f" + group["recipient_address"].str.lower(),
+                pair_keys(group["message_key"], group["recipient_address"]),
                 "deferred " + group["deferral_seconds"].map(duration_words) + " in all, final "
                 "status " + group["final_status"].fillna("Unknown"),
                 strict=True,
             )
         )
-        evidence["detail"] = (evidence["message_key"] + "\x1f" + evidence["recipient_key"]).map(
+        evidence["detail"] = pair_keys(evidence["message_key"], evidence["recipient_key"]).map(
             statuses
         )
         still = int((group["final_status"] == "Pending").sum())
@@ -105,10 +108,11 @@ def pending_at_end(ctx: Context) -> list[Finding]:
     if r.num_rows == 0 or end is None:
         return []
     cutoff = pa.scalar(end - t.pending_min_age_minutes * 60 * 1_000_000_000, pa.int64())
-    final_ns = r["final_time"].cast(pa.int64())
+    received_ns = r["first_time"].cast(pa.int64())
+    has_recipient = fill_false(pc.greater(pc.utf8_length(r["recipient_address"]), 0))
     mask = pc.and_(
-        fill_false(pc.equal(r["final_status"], "Pending")),
-        fill_false(pc.less_equal(final_ns, cutoff)),
+        pc.and_(fill_false(pc.equal(r["final_status"], "Pending")), has_recipient),
+        fill_false(pc.less_equal(received_ns, cutoff)),
     )
     frame = ctx.recipient_frame(mask, _COLUMNS)
     if frame.empty:
@@ -116,7 +120,7 @@ def pending_at_end(ctx: Context) -> list[Finding]:
     frame["domain"] = _by_domain(frame)
     findings = []
     for domain, group in frame.groupby("domain", sort=True):
-        since = group["final_time_ns"].min()
+        since = group["first_time_ns"].min()
         evidence = ctx.pair_event_frame(
             group[["message_key", "recipient_address"]],
             prefer_events=("DEFER",),
@@ -128,7 +132,7 @@ def pending_at_end(ctx: Context) -> list[Finding]:
             "low",
             f"{plural(len(group), 'recipient')} at {domain} still pending at the end of the data",
             f"{plural(len(group), 'recipient')} at {domain} had no final delivery event by the "
-            f"end of the data ({display_utc(end)}); the oldest has waited since "
+            f"end of the data ({display_utc(end)}); the oldest was received at "
             f"{display_utc(since)}. Either the mail is still queued (the receiving side is "
             "unreachable or refusing it) or the export stopped before the outcome. Trace these "
             "messages again, or export a later time range.",

@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from analyzer.findings.base import Context, display_utc, plural
+from analyzer.findings.base import Context, display_utc, domain_series, plural
 from analyzer.findings.model import Finding
 
 RULE = "failure-spike"
@@ -78,7 +78,7 @@ def failure_spike(ctx: Context) -> list[Finding]:
         start = int(run_buckets.min()) * bucket_ns
         end = (int(run_buckets.max()) + 1) * bucket_ns
         codes = _top_codes(failures, t.top_ndr_codes)
-        domains = failures["recipient_address"].str.rsplit("@", n=1).str[-1].str.lower()
+        domains = domain_series(failures["recipient_address"])
         evidence = ctx.pair_event_frame(
             failures[["message_key", "recipient_address"]],
             prefer_events=FAILURE_EVENTS,

@@ -23,6 +23,7 @@ from analyzer.findings.base import (
     domain_of_text,
     fill_false,
     listing,
+    pair_keys,
     plural,
 )
 from analyzer.findings.model import Finding
@@ -33,6 +34,7 @@ RELAY_RULE = "sender-rewritten-relay"
 
 def external_forwarding(ctx: Context) -> list[Finding]:
     """Inbox-rule forwards and redirects from internal mailboxes to outside addresses."""
+    ctx.memo["forwarded"] = set()  # message_key US outside address, of each copy found
     if not ctx.tenant_domains or ctx.events.num_rows == 0:
         return []
     return _inbox_rule_forwards(ctx) + _redirects(ctx)
@@ -97,6 +99,7 @@ def _inbox_rule_forwards(ctx: Context) -> list[Finding]:
         return sorted(set(found["recipient_address"].str.lower())) or ["(unknown mailbox)"]
 
     outside["mailbox"] = outside["message_key"].map(mailboxes_of)
+    ctx.memo["forwarded"].update(pair_keys(outside["message_key"], outside["recipient_address"]))
     outside = outside.explode("mailbox")
     findings = []
     for mailbox, group in outside.groupby("mailbox", sort=True):
@@ -153,21 +156,36 @@ def _inbox_rule_forwards(ctx: Context) -> list[Finding]:
 
 
 def _redirects(ctx: Context) -> list[Finding]:
+    # Exchange's REDIRECT rows name the two addresses in either order (the original in
+    # recipient_address and the new one in related_recipient_address, or the other way
+    # round): the internal one is the mailbox, the outside one the target.
     events = ctx.events
-    new_domain = domain_of(events["related_recipient_address"])
-    mask = pc.and_(
+    related_domain = domain_of(events["related_recipient_address"])
+    related_internal = ctx.internal_mask(related_domain)
+    recipient_internal = ctx.event_recipient_internal
+    one_inside_one_out = pc.or_(
         pc.and_(
-            pc.equal(pc.utf8_upper(events["event_id"]), "REDIRECT"),
-            ctx.event_recipient_internal,
+            recipient_internal,
+            pc.and_(pc.invert(related_internal), pc.is_valid(related_domain)),
         ),
-        pc.and_(pc.invert(ctx.internal_mask(new_domain)), pc.is_valid(new_domain)),
+        pc.and_(
+            related_internal,
+            pc.and_(pc.invert(recipient_internal), pc.is_valid(ctx.event_recipient_domain)),
+        ),
+    )
+    mask = pc.and_(
+        fill_false(pc.equal(pc.utf8_upper(events["event_id"]), "REDIRECT")), one_inside_one_out
     )
     rows = ctx.event_frame(fill_false(mask), EVENT_COLUMNS)
     if rows.empty:
         return []
-    rows["mailbox"] = rows["recipient_address"].str.lower()
-    rows["target"] = rows["related_recipient_address"].str.lower()
+    recipient = rows["recipient_address"].str.strip().str.lower()
+    related = rows["related_recipient_address"].str.strip().str.lower()
+    inside = recipient.map(domain_of_text).map(ctx.is_internal).astype(bool)
+    rows["mailbox"] = recipient.where(inside, related)
+    rows["target"] = related.where(inside, recipient)
     rows["detail"] = "redirected to " + rows["target"]
+    ctx.memo["forwarded"].update(pair_keys(rows["message_key"], rows["target"]))
     findings = []
     for mailbox, group in rows.groupby("mailbox", sort=True):
         targets = sorted(set(group["target"]))
@@ -217,7 +235,14 @@ def sender_rewritten_relay(ctx: Context) -> list[Finding]:
     rows = rows.sort_values(["time_ns", "row"], kind="stable").drop_duplicates(
         ["message_key", "recipient_key"]
     )
-    rows["destination"] = rows["recipient_address"].str.lower()
+    rows["destination"] = rows["recipient_address"].str.strip().str.lower()
+    # copies an inbox rule or a redirect already explains are reported there
+    if "forwarded" not in ctx.memo:
+        external_forwarding(ctx)
+    forwarded = sorted(ctx.memo["forwarded"])
+    rows = rows[~pair_keys(rows["message_key"], rows["destination"]).isin(forwarded)]
+    if rows.empty:
+        return []
     rows["detail"] = (
         "from " + rows["sender_address"].fillna("?") + ", return path " + rows["return_path"]
     )

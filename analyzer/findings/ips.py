@@ -39,27 +39,45 @@ def _sending_ips(ctx: Context) -> pa.ChunkedArray:
 
 
 def _pairs(ctx: Context) -> tuple[pd.DataFrame, pa.ChunkedArray, pa.ChunkedArray, pa.ChunkedArray]:
-    """Per (internal sender, IP): messages from that IP, the sender's messages in all."""
+    """Per (internal sender, IP): messages, first and last time from that IP, and the
+    sender's messages and time span from its other IPs."""
     ip = _sending_ips(ctx)
     sender = address_lower(ctx.events["sender_address"])
     mask = fill_false(pc.and_(ctx.event_sender_internal, pc.is_valid(ip)))
-    table = pa.table({"sender": sender, "ip": ip, "message_key": ctx.events["message_key"]}).filter(
-        mask
-    )
-    per_pair = (
+    table = pa.table(
+        {
+            "sender": sender,
+            "ip": ip,
+            "message_key": ctx.events["message_key"],
+            "time_ns": ctx.event_time_ns,
+        }
+    ).filter(mask)
+    pairs = (
         table.group_by(["sender", "ip"])
-        .aggregate([("message_key", "count_distinct")])
-        .rename_columns(["sender", "ip", "pair_messages"])
+        .aggregate([("message_key", "count_distinct"), ("time_ns", "min"), ("time_ns", "max")])
+        .rename_columns(["sender", "ip", "pair_messages", "first_ns", "last_ns"])
+        .to_pandas()
     )
-    per_sender = (
-        table.group_by("sender")
-        .aggregate([("message_key", "count_distinct")])
-        .rename_columns(["sender", "sender_messages"])
+    per_sender = table.group_by("sender").aggregate([("message_key", "count_distinct")]).to_pandas()
+    pairs = pairs.merge(
+        per_sender.rename(columns={"message_key_count_distinct": "sender_messages"}), on="sender"
     )
-    pairs = per_pair.join(per_sender, "sender").to_pandas()
+    pairs = pairs.sort_values(["sender", "ip"], kind="stable").reset_index(drop=True)
     pairs["other_messages"] = pairs["sender_messages"] - pairs["pair_messages"]
-    pairs = pairs.sort_values(["ip", "sender"], kind="stable").reset_index(drop=True)
+    # the sender's time span from its other IPs: the extreme over the other pairs
+    pairs["other_first_ns"] = _other_extreme(pairs, "first_ns", smallest=True)
+    pairs["other_last_ns"] = _other_extreme(pairs, "last_ns", smallest=False)
     return pairs, sender, ip, mask
+
+
+def _other_extreme(pairs: pd.DataFrame, column: str, smallest: bool) -> pd.Series:
+    """Per pair, the min (or max) of ``column`` over the same sender's other pairs."""
+    values = pairs[column].astype("float64") * (1 if smallest else -1)
+    rank = values.groupby(pairs["sender"]).rank(method="first")
+    best = values.groupby(pairs["sender"]).transform("min")
+    second = values.where(rank == 2).groupby(pairs["sender"]).transform("max")
+    other = second.where(rank == 1, best)
+    return other * (1 if smallest else -1)
 
 
 def _evidence(
@@ -88,8 +106,13 @@ def rare_ips(ctx: Context) -> list[Finding]:
     pairs, sender, ip, mask = _pairs(ctx)
     if pairs.empty:
         return []
-    pairs["rare"] = (pairs["pair_messages"] <= t.rare_ip_max_messages) & (
-        pairs["other_messages"] >= t.rare_ip_min_history
+    span_ns = t.rare_ip_max_span_hours * 3600 * 1_000_000_000
+    # used in one short episode, by a sender who otherwise sends from elsewhere over a
+    # longer time: not a second place the user works from
+    pairs["rare"] = (
+        (pairs["last_ns"] - pairs["first_ns"] <= span_ns)
+        & (pairs["other_messages"] >= t.rare_ip_min_history)
+        & ((pairs["other_last_ns"] - pairs["other_first_ns"]) > span_ns)
     )
     senders_per_ip = pairs.groupby("ip")["sender"].transform("size")
     rare_senders_per_ip = pairs.groupby("ip")["rare"].transform("sum")
@@ -111,10 +134,12 @@ def rare_ips(ctx: Context) -> list[Finding]:
             f"{pair.sender} sent from unusual IP {pair.ip} "
             f"({pair.pair_messages} of {plural(int(pair.sender_messages), 'message')})",
             f"The internal mailbox {pair.sender} sent {plural(int(pair.pair_messages), 'message')}"
-            f" from {pair.ip}, first at {display_utc(evidence['time_ns'].min())}, and "
-            f"{int(pair.other_messages):,} from other IPs; no other internal sender used this "
-            "IP. Someone else may have used the account: check the mailbox's sign-ins from "
-            "this IP, where the IP is, and what these messages were.",
+            f" from {pair.ip} between {display_utc(pair.first_ns)} and "
+            f"{display_utc(pair.last_ns)}, and {int(pair.other_messages):,} from other IPs "
+            f"between {display_utc(pair.other_first_ns)} and {display_utc(pair.other_last_ns)}; "
+            "no other internal sender used this IP. Someone else may have used the account: "
+            "check the mailbox's sign-ins from this IP, where the IP is, and what these "
+            "messages were.",
             ctx.entities(mailbox=[pair.sender], ip=[pair.ip]),
             evidence,
         )
@@ -129,8 +154,9 @@ def rare_ips(ctx: Context) -> list[Finding]:
             "high",
             f"{plural(len(senders), 'internal sender')} used the unusual IP {address}",
             f"{plural(len(senders), 'internal mailbox', 'internal mailboxes')} "
-            f"({listing(senders)}) each sent a few messages from {address} and most of their "
-            "mail from elsewhere. One machine sending as several accounts it does not normally "
+            f"({listing(senders)}) each sent mail from {address} within "
+            f"{t.rare_ip_max_span_hours:g} hours, and otherwise from elsewhere. One machine "
+            "sending as several accounts it does not normally "
             "use is how attackers work through compromised mailboxes. Check the sign-ins of "
             "these accounts from this IP, reset their credentials, and review what was sent.",
             ctx.entities(mailbox=senders, ip=[address]),

@@ -54,7 +54,7 @@ class Thresholds:
         60, "outbound-burst: length of the sliding window, in minutes.", minimum=1
     )
     burst_min_recipients: int = _setting(
-        50,
+        30,
         "outbound-burst: distinct outside recipients one internal sender must mail within "
         "the window.",
         minimum=1,
@@ -106,7 +106,7 @@ class Thresholds:
         minimum=1,
     )
     first_seen_tail_fraction: float = _setting(
-        0.2,
+        0.33,
         "first-seen-domain: the last part of the case's time range (0..1) in which a sender "
         "domain seen for the first time is reported.",
         maximum=1,
@@ -132,14 +132,13 @@ class Thresholds:
         "delete mail or bypass spam filtering); other actions are info.",
     )
     # rare-client-ip, shared-unusual-ip
-    rare_ip_max_messages: int = _setting(
-        2,
-        "rare-client-ip, shared-unusual-ip: at most this many of a sender's messages come "
-        "from the IP.",
-        minimum=1,
+    rare_ip_max_span_hours: float = _setting(
+        24.0,
+        "rare-client-ip, shared-unusual-ip: a sender's messages from the IP all fall within "
+        "this many hours (one episode, not a second place the user works from).",
     )
     rare_ip_min_history: int = _setting(
-        10,
+        3,
         "rare-client-ip, shared-unusual-ip: the sender sent at least this many messages from "
         "other IPs.",
         minimum=1,
@@ -154,9 +153,9 @@ class Thresholds:
         60, "long-deferral: total deferral time of a recipient, in minutes.", minimum=1
     )
     pending_min_age_minutes: int = _setting(
-        60,
-        "pending-at-end: a recipient still pending whose last event is at least this many "
-        "minutes before the end of the data.",
+        15,
+        "pending-at-end: a recipient still pending that was received at least this many "
+        "minutes before the end of the data (younger mail may just be in transit).",
     )
     loop_min_receives: int = _setting(
         10,
@@ -226,8 +225,8 @@ def _apply(thresholds: Thresholds, values: dict[str, Any], where: str) -> Thresh
             close = difflib.get_close_matches(key, known, n=1)
             hint = f" (did you mean {close[0]}?)" if close else ""
             raise OptionError(
-                f"{where}: unknown threshold {name!r}{hint}; see `msgtrace findings --help` "
-                "for the list"
+                f"{where}: unknown threshold {name!r}{hint}; `msgtrace findings --rules` "
+                "lists them all"
             )
         value = _coerce(key, values[name])
         _check_range(key, value)

@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from analyzer.findings.base import Context, fill_false, listing, plural
+from analyzer.findings.base import Context, fill_false, listing, pair_keys, plural
 from analyzer.findings.model import Finding
 
 SPAM_SFV = ("SPM", "SKS", "SKB", "BLK")
@@ -152,7 +152,10 @@ def threat_verdicts(ctx: Context) -> list[Finding]:
     for name in flags.column_names:
         frame[name] = flag_frame[name].array
     frame["detail"] = _verdict_text(frame)
-    delivered = frame["final_status"] == "Delivered"
+    # delivered at some point, even if moved to quarantine later (ZAP): a user may have read it
+    delivered = (frame["final_status"] == "Delivered") | pair_keys(
+        frame["message_key"], frame["recipient_address"]
+    ).isin(_delivered_pairs(ctx, frame["message_key"].unique()))
     specs = [
         (
             "malware-detected",
@@ -236,12 +239,12 @@ def threat_verdicts(ctx: Context) -> list[Finding]:
         )
         details = dict(
             zip(
-                selected["message_key"] + "\x1f" + selected["recipient_address"].str.lower(),
+                pair_keys(selected["message_key"], selected["recipient_address"]),
                 selected["detail"],
                 strict=True,
             )
         )
-        evidence["detail"] = (evidence["message_key"] + "\x1f" + evidence["recipient_key"]).map(
+        evidence["detail"] = pair_keys(evidence["message_key"], evidence["recipient_key"]).map(
             details
         )
         finding = ctx.finding(
@@ -260,6 +263,16 @@ def threat_verdicts(ctx: Context) -> list[Finding]:
         if finding:
             findings.append(finding)
     return findings
+
+
+def _delivered_pairs(ctx: Context, message_keys) -> list[str]:
+    """Pair keys (message_key US recipient_key) that have a DELIVER event."""
+    events = ctx.events
+    mask = pc.and_(
+        fill_false(pc.equal(pc.utf8_upper(events["event_id"]), "DELIVER")),
+        fill_false(pc.is_in(events["message_key"], value_set=pa.array(message_keys, pa.string()))),
+    )
+    return sorted(set(ctx.event_pair_key.filter(mask).to_pylist()))
 
 
 def _severity(rule: str, delivered: pd.Series) -> str:
