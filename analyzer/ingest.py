@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -198,8 +199,11 @@ def read_layout(path: Path, encoding: Encoding, forced_format: str | None) -> La
     if stripped[0] in "{[":
         return Layout("json", [], 1, 0, ",", formats.REGISTRY[0], {})  # resolved by the reader
     lines = head.splitlines()
-    if any(line.startswith("#Fields:") for line in lines[:20]):
-        index = next(k for k, line in enumerate(lines[:20]) if line.startswith("#Fields:"))
+    # a log's header block is the run of '#' lines at the top; a "#Fields:" line after data
+    # is data (a quoted multi-line subject can hold one)
+    top = list(itertools.takewhile(lambda line: line.startswith("#"), lines[:20]))
+    if any(line.startswith("#Fields:") for line in top):
+        index = next(k for k, line in enumerate(top) if line.startswith("#Fields:"))
         headers = _unique_headers([h.strip() for h in lines[index][len("#Fields:") :].split(",")])
         # every '#' line at the top is part of the log's header block
         skip = index + 1

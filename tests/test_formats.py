@@ -1,0 +1,329 @@
+"""Formats: detection from the header, tolerant of how a tool or a person spelled it, and
+nothing of an export lost (unmapped columns land in ``extras``)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import random
+
+import pytest
+from conftest import (
+    EXTENDED_COLUMNS,
+    REAL_SAMPLES,
+    SAMPLES,
+    csv_field,
+    extended_csv,
+    extended_row,
+    write_export,
+)
+
+from analyzer import formats, schema
+from analyzer.encoding import detect_encoding
+from analyzer.errors import OptionError
+from analyzer.ingest import IngestOptions, inspect_files, load_sources, read_layout
+
+
+def events_as_dicts(case, *columns: str) -> list[dict]:
+    return case.events.select(list(columns)).to_pylist()
+
+
+@pytest.mark.parametrize(
+    ("written", "normalized"),
+    [
+        ("Date (UTC)", "date"),
+        ("date(utc)", "date"),
+        ('"Date"', "date"),
+        ("'Date'", "date"),
+        ("\ufeffDate", "date"),
+        ("  Message ID ", "messageid"),
+        ("message-id", "messageid"),
+        ("MESSAGE_ID", "messageid"),
+        ("MessageId", "messageid"),
+        ("date-time", "datetime"),
+    ],
+)
+def test_header_names_are_compared_ignoring_case_spaces_quotes_and_separators(written, normalized):
+    assert formats.normalize_header(written) == normalized
+
+
+@pytest.mark.parametrize("spec", formats.REGISTRY, ids=lambda spec: spec.name)
+def test_every_format_is_detected_from_its_own_header(spec):
+    headers = [aliases[0] for aliases in spec.columns.values()]
+    assert formats.detect(headers, spec.container) is spec
+    reordered = list(reversed(headers))
+    assert formats.detect(reordered, spec.container) is spec
+
+
+@pytest.mark.parametrize("spec", formats.REGISTRY, ids=lambda spec: spec.name)
+def test_every_format_maps_only_to_canonical_columns(spec):
+    assert set(spec.columns) <= set(schema.COLUMN_NAMES)
+    assert set(spec.signature) <= set(spec.columns)
+    assert spec.time_column in spec.columns
+
+
+def test_an_unknown_format_name_lists_the_known_ones():
+    with pytest.raises(OptionError) as raised:
+        formats.get("xlsx")
+    message = str(raised.value)
+    assert "unknown format 'xlsx'" in message
+    assert all(spec.name in message for spec in formats.REGISTRY)
+
+
+def test_tolerant_headers_reordered_columns_land_in_the_right_columns(tmp_path):
+    spellings = [
+        str.upper,
+        lambda c: c.replace("_", " ").title(),
+        lambda c: c.replace("_", "-"),
+        lambda c: f"  {c}  ",
+        lambda c: c.replace("_", ""),
+        lambda c: c.title().replace("_", ""),
+    ]
+    headers = [spellings[k % len(spellings)](c) for k, c in enumerate(EXTENDED_COLUMNS)]
+    values = next(
+        csv.reader([extended_row(message_subject="Hello, world", custom_data="S:SFA=SUM|SCL=5")])
+    )
+    order = list(range(len(headers)))
+    random.Random(7).shuffle(order)
+    text = (
+        ",".join(csv_field(headers[k]) for k in order)
+        + "\r\n"
+        + ",".join(csv_field(values[k]) for k in order)
+        + "\r\n"
+    )
+    path = write_export(tmp_path, "extended.csv", text)
+
+    case = load_sources([path])
+
+    assert case.inputs[0].format == "extended"
+    assert events_as_dicts(
+        case, "event_time", "sender_address", "recipient_address", "message_subject", "extras"
+    ) == [
+        {
+            "event_time": case.events.column("event_time")[0].as_py(),
+            "sender_address": "bob@fabrikam.com",
+            "recipient_address": "alice@contoso.com",
+            "message_subject": "Hello, world",
+            "extras": [],
+        }
+    ]
+    assert case.inputs[0].first_event == "2022-09-19T15:02:29.3390123Z"
+
+
+def test_a_type_preamble_is_skipped_and_lines_still_count_it(tmp_path):
+    text = (
+        "#TYPE Deserialized.Microsoft.Exchange.Management.FfoReporting.MessageTrace\r\n"
+        '"PSComputerName","RunspaceId","PSShowComputerName","Organization","MessageId",'
+        '"Received","SenderAddress","RecipientAddress","Subject","Status","ToIP","FromIP",'
+        '"Size","MessageTraceId","StartDate","EndDate","Index"\r\n'
+        '"outlook.office365.com","0b6e3c2a","False","contoso.onmicrosoft.com","<m@x>",'
+        '"11/18/2026 11:20:01 PM","a@contoso.com","b@fabrikam.com","Hi","Delivered","",'
+        '"198.51.100.23","27761","8d5dfa7c","11/16/2026 12:00:00 AM","11/19/2026 12:00:00 AM",'
+        '"0"\r\n'
+    )
+    path = write_export(tmp_path, "trace.csv", text, bom=True)
+
+    case = load_sources([path])
+
+    assert case.inputs[0].format == "get_messagetrace"
+    event = case.events.to_pylist()[0]
+    assert event["line"] == 3
+    assert (event["reported_status"], event["total_bytes"], event["from_ip"]) == (
+        "Delivered",
+        27761,
+        "198.51.100.23",
+    )
+    assert dict(event["extras"]) == {
+        "PSComputerName": "outlook.office365.com",
+        "RunspaceId": "0b6e3c2a",
+        "PSShowComputerName": "False",
+        "Organization": "contoso.onmicrosoft.com",
+        "StartDate": "11/16/2026 12:00:00 AM",
+        "EndDate": "11/19/2026 12:00:00 AM",
+        "Index": "0",
+    }
+
+
+@pytest.mark.parametrize("delimiter", [";", "\t"])
+def test_european_excel_semicolons_and_tabs_are_delimiters(tmp_path, delimiter):
+    header = delimiter.join(["Date", "Sender", "Recipient", "Subject", "Status", "Size"])
+    row = delimiter.join(
+        ["27/09/2022 10:15:30", "a@contoso.com", "b@fabrikam.com", '"Prix: 3,50 €; ok"', "Failed"]
+    )
+    path = write_export(tmp_path, "summary.csv", f"{header}\r\n{row}{delimiter}1024\r\n", "cp1252")
+
+    case = load_sources([path])
+
+    assert (case.inputs[0].format, case.inputs[0].rows_rejected) == ("summary", 0)
+    assert events_as_dicts(
+        case, "recipient_address", "message_subject", "reported_status", "total_bytes"
+    ) == [
+        {
+            "recipient_address": "b@fabrikam.com",
+            "message_subject": "Prix: 3,50 €; ok",
+            "reported_status": "Failed",
+            "total_bytes": 1024,
+        }
+    ]
+
+
+def test_an_unrelated_csv_is_named_as_not_an_export(tmp_path):
+    path = write_export(tmp_path, "contacts.csv", "Name,Age,City\r\nBob,42,Paris\r\n")
+
+    record = inspect_files([path])[0]
+
+    assert record.format is None
+    assert record.error.startswith("is not a message trace export")
+    assert "Name, Age, City" in record.error
+    assert "msgtrace formats" in record.error
+
+
+NEAR_MISS = (
+    "date_time_utc,event_id,recipient_address,note\r\n2022-09-19T15:02:29Z,RECEIVE,a@x.com,1\r\n"
+)
+
+
+def test_a_near_miss_header_names_the_closest_format_and_what_it_lacks(tmp_path):
+    path = write_export(tmp_path, "cut.csv", NEAR_MISS)
+
+    record = inspect_files([path])[0]
+
+    assert record.error == (
+        "header matches no known export format (closest: extended, missing sender_address). "
+        "Header starts: date_time_utc, event_id, recipient_address, note. Pass --format to "
+        "force one (see `msgtrace formats`)."
+    )
+
+
+def test_forcing_a_format_reads_a_near_miss_header(tmp_path):
+    path = write_export(tmp_path, "cut.csv", NEAR_MISS)
+
+    case = load_sources([path], IngestOptions(format="extended"))
+
+    assert case.inputs[0].format == "extended"
+    assert events_as_dicts(case, "event_id", "recipient_address", "sender_address", "extras") == [
+        {
+            "event_id": "RECEIVE",
+            "recipient_address": "a@x.com",
+            "sender_address": None,
+            "extras": [("note", "1")],
+        }
+    ]
+
+
+def test_forcing_a_format_whose_time_column_is_missing_says_so(tmp_path):
+    path = write_export(tmp_path, "cut.csv", NEAR_MISS)
+
+    record = inspect_files([path], IngestOptions(format="summary"))[0]
+
+    assert record.error.startswith("--format summary was given but the header has no Date column")
+
+
+def test_unmapped_columns_are_kept_verbatim_in_extras(tmp_path):
+    header = "Date,Sender,Recipient,Subject,Status,Ticket #,Notes,Empty\r\n"
+    row = (
+        "9/27/2022 10:15:30 AM,a@contoso.com,b@fabrikam.com,Hi,Delivered,"
+        'INC-7,"  spaced, ""quoted""  ",\r\n'
+    )
+    path = write_export(tmp_path, "summary.csv", header + row)
+
+    case = load_sources([path])
+
+    assert case.events.column("extras").to_pylist() == [
+        [("Ticket #", "INC-7"), ("Notes", '  spaced, "quoted"  ')]
+    ]
+
+
+def test_tracking_log_fields_beyond_the_27_are_kept():
+    path = REAL_SAMPLES / "qazeer-artefacts-msgtrk" / "MSGTRKMS2022091915-1.LOG"
+
+    case = load_sources([path])
+
+    extras = [dict(e) for e in case.events.column("extras").to_pylist()]
+    assert all(e["schema-version"] == "15.01.2375.007" for e in extras)
+    assert {e.get("transport-traffic-type") for e in extras} == {None, "Email"}
+    assert case.events.column("line").to_pylist() == [6, 7]
+
+
+def test_json_fields_without_a_column_are_kept_as_text(tmp_path):
+    records = [
+        {
+            "Received": "2022-09-05T18:10:13.4907658",
+            "SenderAddress": "a@contoso.com",
+            "RecipientAddress": "b@fabrikam.com",
+            "Status": "Delivered",
+            "Size": 2048,
+            "Index": 0,
+            "Organization": "contoso.com",
+            "Labels": {"b": [1, 2], "a": True},
+        }
+    ]
+    path = write_export(tmp_path, "trace.ndjson", "\n".join(json.dumps(r) for r in records))
+
+    case = load_sources([path])
+
+    event = case.events.to_pylist()[0]
+    assert case.inputs[0].format == "reporting_api_json"
+    assert event["total_bytes"] == 2048
+    assert dict(event["extras"]) == {
+        "Index": "0",
+        "Organization": "contoso.com",
+        "Labels": '{"a": true, "b": [1, 2]}',
+    }
+
+
+def csv_samples():
+    found = []
+    for path in sorted(SAMPLES.iterdir()):
+        if path.name == "README.md":
+            continue
+        encoding = detect_encoding(path)
+        layout = read_layout(path, encoding, None)
+        if layout.container == "csv":
+            found.append(path)
+    return found
+
+
+@pytest.mark.parametrize("path", csv_samples(), ids=lambda p: p.name)
+def test_nothing_of_a_sample_export_is_lost(path):
+    """Every non-empty value of an unmapped column is in the extras of its row's events."""
+    encoding = detect_encoding(path)
+    layout = read_layout(path, encoding, None)
+    text = path.read_bytes()[encoding.bom_length :].decode(encoding.name)
+    preamble = "".join(text.splitlines(keepends=True)[: layout.skip_rows - 1])
+    reader = csv.reader(io.StringIO(text[len(preamble) :], newline=""), delimiter=layout.delimiter)
+    headers = next(reader)
+    unmapped = [k for k in range(len(headers)) if k not in layout.header_map]
+    expected: dict[int, dict[str, str]] = {}
+    line = reader.line_num + layout.skip_rows - 1 + 1
+    for values in reader:
+        expected[line] = {headers[k]: values[k] for k in unmapped if values[k] != ""}
+        line = reader.line_num + layout.skip_rows - 1 + 1
+
+    case = load_sources([path])
+
+    found: dict[int, dict[str, str]] = {}
+    for line, extras in zip(
+        case.events.column("line").to_pylist(),
+        case.events.column("extras").to_pylist(),
+        strict=True,
+    ):
+        assert found.setdefault(line, dict(extras)) == dict(extras)
+    assert found == expected
+
+
+def test_a_subject_line_that_looks_like_a_tracking_log_header_is_just_data(tmp_path):
+    # an attacker controls the subject; a folded subject line "#Fields: ..." must not turn an
+    # extended report into an unreadable "tracking log"
+    rows = [
+        extended_row(network_message_id="n1", message_subject="Invoice\n#Fields: date-time,x"),
+        extended_row(network_message_id="n2"),
+    ]
+    path = write_export(tmp_path, "extended.csv", extended_csv(*rows))
+
+    case = load_sources([path])
+
+    assert (case.inputs[0].format, case.inputs[0].rows_rejected) == ("extended", 0)
+    assert case.events.column("message_subject")[0].as_py() == "Invoice\n#Fields: date-time,x"
+    assert case.events.column("line").to_pylist() == [2, 4]
