@@ -720,26 +720,32 @@ def build_chains(case: Case) -> Chains:
     own_relation = np.isin(kind, [K_EXPAND, K_REDIRECT, K_RESOLVE]) & ~_valid(related_key)
     own_relation[relation_index[~parent_is_related]] = True
 
+    # Lineage of children.
+    parent_recipient, recipient_relation, parent_group = _children(
+        relation_index,
+        parent_is_related,
+        related_key,
+        recipient_key,
+        message_key,
+        kind,
+        group_text,
+        group_count,
+    )
+
     # Verdicts from custom_data_fields.
     verdict_values, verdict_rows, rules = _verdicts(col("custom_data_fields"), gs, starts)
     blank_group = np.where(
         pc.equal(recipient_key.take(pa.array(starts)), "").to_numpy(zero_copy_only=False)
     )[0]
-    # message-level rows (no recipient) give verdicts to recipients that have none of their own
+    # message-level rows (no recipient) give verdicts to recipients that have none of their
+    # own; group members and redirected addresses inherit their parent's (the spam filter
+    # ran before the expansion), through up to three levels of nesting
     blank_of_message = np.full(len(message_starts), -1, dtype=np.int64)
     blank_of_message[message_of_group[blank_group]] = blank_group
     blank_of_group = blank_of_message[message_of_group]
-    for name, values in verdict_values.items():
-        fallback = _take(values, blank_of_group)
-        verdict_values[name] = pc.coalesce(values, fallback)
-        verdict_rows[name] = (
-            np.where(
-                verdict_rows[name] >= 0, verdict_rows[name], verdict_rows[name][blank_of_group]
-            )
-            if len(blank_group)
-            else verdict_rows[name]
-        )
-    rules = _fallback_lists(rules, blank_of_group)
+    for source_group in (blank_of_group, parent_group, parent_group, parent_group):
+        if (source_group >= 0).any():
+            rules = _inherit(verdict_values, verdict_rows, rules, source_group)
     di_group = pc.utf8_upper(pc.fill_null(verdict_values["di"], "")).to_numpy(zero_copy_only=False)
 
     # Quarantine / junk evidence on rows: event words and Defender delivery locations.
@@ -813,6 +819,9 @@ def build_chains(case: Case) -> Chains:
         group_count,
     )
 
+    # a group that was expanded (or an address redirected) keeps that status: the verdict
+    # applies to the copies of its members
+    overlay[(parent_status >= 0) & (event_decider < 0)] = -1
     last_timeline_event = _last(in_timeline & is_event, starts)
 
     # Decide.
@@ -938,18 +947,6 @@ def build_chains(case: Case) -> Chains:
     direction_row = np.where(own_direction >= 0, own_direction, message_direction)
     group_direction = np.where(direction_row >= 0, direction_rows[np.maximum(direction_row, 0)], 0)
     direction = _resolve_direction(group_direction, group_recipient, _clean(sender), tenant_domains)
-
-    # Lineage of children.
-    parent_recipient, recipient_relation = _children(
-        relation_index,
-        parent_is_related,
-        related_key,
-        recipient_key,
-        message_key,
-        kind,
-        group_text,
-        group_count,
-    )
 
     # Status words.
     decider_code = _take(status_code_col, decider)
@@ -1136,6 +1133,22 @@ def _rule_lists(
     )
 
 
+def _inherit(
+    values: dict[str, pa.Array],
+    rows: dict[str, np.ndarray],
+    rules: pa.Array,
+    source_group: np.ndarray,
+) -> pa.Array:
+    """Fill each group's missing verdicts from ``source_group`` (-1: none), in place; returns
+    the transport rule lists filled the same way."""
+    safe = np.maximum(source_group, 0)
+    for name in values:
+        values[name] = pc.coalesce(values[name], _take(values[name], source_group))
+        inherited = np.where(source_group >= 0, rows[name][safe], -1)
+        rows[name] = np.where(rows[name] >= 0, rows[name], inherited)
+    return _fallback_lists(rules, source_group)
+
+
 def _fallback_lists(lists: pa.Array, fallback_group: np.ndarray) -> pa.Array:
     """Each group's list, or (when empty) the list of its fallback group (-1: none)."""
     lengths = pc.list_value_length(lists).to_numpy(zero_copy_only=False)
@@ -1214,11 +1227,13 @@ def _children(
     kind: np.ndarray,
     group_text: pa.Array,
     group_count: int,
-) -> tuple[pa.Array, pa.Array]:
-    """parent_recipient and recipient_relation of every group (first relation wins)."""
+) -> tuple[pa.Array, pa.Array, np.ndarray]:
+    """parent_recipient, recipient_relation and the parent's group of every group (-1: none);
+    the first relation of a child wins."""
+    parent_group = np.full(group_count, -1, dtype=np.int64)
     if len(relation_index) == 0:
         nulls = pa.nulls(group_count, pa.string())
-        return nulls, nulls
+        return nulls, nulls, parent_group
     frame = _relations_frame(
         relation_index, parent_is_related, related_key, recipient_key, message_key, kind
     ).drop_duplicates(["message_key", "child"], keep="first")
@@ -1234,7 +1249,16 @@ def _children(
     relations = np.full(group_count, None, dtype=object)
     parents[position[found]] = frame["parent"].to_numpy(dtype=object)[found]
     relations[position[found]] = frame["relation"].to_numpy(dtype=object)[found]
-    return pa.array(parents, pa.string()), pa.array(relations, pa.string())
+    parent_texts = pc.binary_join_element_wise(
+        pa.array(frame["message_key"].to_numpy(dtype=object), pa.string()),
+        pa.array(frame["parent"].to_numpy(dtype=object), pa.string()),
+        "\x00",
+    )
+    parent_position = pc.fill_null(pc.index_in(parent_texts, value_set=group_text), -1)
+    parent_position = parent_position.to_numpy(zero_copy_only=False)
+    parent_group[position[found]] = parent_position[found]
+    parent_group[parent_group == np.arange(group_count)] = -1  # never its own parent
+    return pa.array(parents, pa.string()), pa.array(relations, pa.string()), parent_group
 
 
 def _add_unseen_children(

@@ -164,6 +164,20 @@ def test_distribution_group_expansion_gives_members_that_point_to_the_group():
     assert frank["final_status"] == "Pending"  # its EXPAND row is its only event
 
 
+def test_group_members_inherit_the_verdict_given_before_the_expansion():
+    verdict = {"SFA.SFV": "SPM", "SFA.SCL": "6", "SFA.DI": "SJ"}
+    rows = [
+        event("RECEIVE", "sales@contoso.com", 0, direction="inbound"),
+        event("AGENTINFO", "sales@contoso.com", 0.2, custom_data_fields=verdict),
+        event("EXPAND", "dan@contoso.com", 0.5, related_recipient_address="sales@contoso.com"),
+        event("DELIVER", "dan@contoso.com", 2),
+    ]
+    got = recipients_of(build_chains(make_case(rows)))
+    assert got["sales@contoso.com"]["final_status"] == "Expanded"
+    dan = got["dan@contoso.com"]
+    assert (dan["final_status"], dan["scl"], dan["sfv"]) == ("FilteredAsSpam", 6, "SPM")
+
+
 def test_expansion_written_the_other_way_round_is_recognised():
     # an export that puts the group in recipient_address: the group was received, the
     # member was not
