@@ -38,7 +38,10 @@ DIRECTIONS = {
 
 # A status list splits at ';' only where a new status begins: SMTP replies themselves hold
 # ';' (550 5.1.1 RESOLVER.ADR.RecipNotFound; not found).
-STATUS_SPLIT = r";\s*((?:[245]\d\d\b)|(?:To|Cc|Bcc)$|(?:To|Cc|Bcc);)"
+STATUS_SPLIT = r";\s*([245]\d\d\b)"
+# A RECEIVE row's To/Cc/Bcc list (To;To;To) splits at every ';'. (A separate pattern: RE2 has
+# no look-ahead, and a split pattern that consumed the next ';' missed every other one.)
+RECIPIENT_TYPES = r"^\s*(?:To|Cc|Bcc)\s*(?:;\s*(?:To|Cc|Bcc)\s*)*$"
 UNIT_SEPARATOR = "\x1f"
 
 
@@ -103,8 +106,11 @@ def _split_recipients(
     exploded["recipient_address"] = addresses
     status = columns.get("recipient_status")
     if status is not None:
-        marked = pc.replace_substring_regex(
-            pc.fill_null(status, ""), STATUS_SPLIT, UNIT_SEPARATOR + r"\1"
+        text = pc.fill_null(status, "")
+        marked = pc.if_else(
+            pc.match_substring_regex(text, RECIPIENT_TYPES),
+            pc.replace_substring(text, ";", UNIT_SEPARATOR),
+            pc.replace_substring_regex(text, STATUS_SPLIT, UNIT_SEPARATOR + r"\1"),
         )
         status_lists = pc.split_pattern(marked, UNIT_SEPARATOR)
         status_counts = pc.list_value_length(status_lists).to_numpy()
