@@ -24,10 +24,13 @@ last.
 The same fact is often in two exports: an enhanced summary says ``Receive, Deliver`` with the
 message's receive time, the extended report logs RECEIVE and DELIVER with their own times.
 All rows are kept as evidence, but a recipient's timeline (``in_timeline``) holds the rows
-with their own event time when there are any; rows timed by the message (``time_basis``
-``message``) only make the timeline when nothing better exists, and summary status rows only
-when there are no events at all. Statuses and deferrals are counted on the timeline only, so
-no fact is counted twice; facts that disagree are kept and described in ``conflict``.
+with their own event time when there are any (Get-MessageTraceDetail rows, which repeat the
+tracking events with whole-second times, only when no tracking row exists; Defender
+post-delivery actions always); rows timed by the message (``time_basis`` ``message``) only make
+the timeline when nothing better exists, and summary status rows only when there are no
+events at all. Deferrals are counted on the timeline only, so no fact is counted twice; facts
+that disagree are kept and described in ``conflict``. Rows that name no message at all (no id
+of any kind, e.g. NOTIFYMAPI rows of tracking logs) stand alone with status Unknown.
 
 Final status of a recipient (vocabulary ``FINAL_STATUSES``), decided in this order:
 
@@ -45,19 +48,24 @@ Final status of a recipient (vocabulary ``FINAL_STATUSES``), decided in this ord
 4. events without a terminal one (last event DEFER, or no final event yet): Pending;
 5. a reported Pending; otherwise Unknown.
 
-Recipient lineage: an EXPAND, REDIRECT or RESOLVE row names two addresses, the row's
-``recipient_address`` and its ``related_recipient_address``. The parent is the one the message
-was received for (it has a RECEIVE/SUBMIT row); when both or neither were received, the row's
-recipient is the parent and the related address the child. A child that has no events of
-its own still gets a recipient row (status Unknown).
+Recipient lineage: an EXPAND, REDIRECT or RESOLVE row names two addresses. As Exchange logs
+them, ``related_recipient_address`` is the parent (the distribution group, the original
+address) and ``recipient_address`` the child (a member, the new address). An export written
+the other way round is recognised: when the row's recipient has a RECEIVE of its own and the
+related address has none, the row's recipient is the parent. A child that has no row of its
+own still gets a recipient row (status Unknown). Children without verdicts of their own
+inherit their parent's (the spam filter runs before the expansion); a parent keeps its
+Expanded / Redirected status.
 
 Direction of a recipient: the export's ``direction`` when it says inbound, outbound or
 internal; ``originating`` becomes internal when the recipient's domain is one of the tenant's
 domains and outbound otherwise; when the export says nothing, it is inferred from the sender
 and recipient domains against ``tenant_domains`` (unknown when neither is a tenant domain).
-``tenant_domains`` are the recipient domains of inbound and internal mail and of DELIVER events
-(mailbox deliveries happen only inside the tenant), and the sender domains of originating,
-outbound and internal mail and of SUBMIT events.
+``tenant_domains`` are the recipient domains of DELIVER events (mailbox deliveries happen only
+inside the tenant) and of internal mail, the sender domains of originating, outbound and
+internal mail and of SUBMIT events, and the recipient domains of inbound mail except domains
+the data shows mail being sent out to (a redirect or forward of inbound mail keeps the inbound
+direction but goes outside).
 
 Everything is computed column-wise (pyarrow, numpy on rows sorted by recipient, reductions
 over contiguous groups): no Python loop runs per event.

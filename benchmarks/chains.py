@@ -123,7 +123,8 @@ def generate(events: int, seed: int = 7) -> pa.Table:
     offsets[1:] = np.cumsum(lengths)
     keys = []
     values = []
-    scl = rng.integers(-1, 10, size=len(agent_rows)).astype(str)
+    scl = rng.choice([-1, 1, 5, 6, 9], size=len(agent_rows), p=[0.3, 0.55, 0.08, 0.04, 0.03])
+    scl = scl.astype(str)
     for i in range(6):  # six entry positions, vectorized over the rows that have them
         keys.append(["SFA.SFV", "SFA.SCL", "SFA.DI", "SFA.CTRY", "TRA.ruleId", "TRA.action"][i])
     key_grid = np.array(keys, dtype=object)

@@ -593,6 +593,19 @@ def test_message_chain_json_names_inputs_and_lines():
     assert data["related_messages"] == []
 
 
+def test_message_chain_lists_where_else_an_event_was_seen():
+    rows = [event("RECEIVE", "bob@contoso.com", 0, line=12, event_key="k1")]
+    case = make_case(rows, {"ext": "exports/a.csv", "ext2": "exports/b.csv"})
+    case.duplicates = pa.table(
+        {"event_key": ["k1"], "input_id": ["ext2"], "line": [40]},
+        schema=schema.DUPLICATE_SCHEMA,
+    )
+    data = message_chain(build_chains(case), case, "n1")
+    (received,) = data["recipients"][0]["events"]
+    assert (received["input"], received["line"]) == ("exports/a.csv", 12)
+    assert received["also_in"] == [{"input": "exports/b.csv", "line": 40}]
+
+
 def test_rows_without_any_message_id_stand_alone():
     rows = [event("NOTIFYMAPI", None, 0, nmid=None, message_id=None, input_id="log", line=6)]
     chains = build_chains(make_case(rows))
