@@ -14,8 +14,7 @@ What the page holds:
 - One JSON data block (``<script type="application/json" id="report-data">``, escaped by
   ``json_for_script``) from which ``report.js`` renders the messages table and the message
   detail view. It is compact: tables are a column list plus arrays of rows, and every string
-  is interned in one sorted list (``s``) so rows hold small integers and sorting a string
-  column is sorting integers.
+  is interned in one list (``s``, most frequent first) so rows hold small integers.
 
 What is capped (``ReportOptions``): the messages table and the message list are complete; the
 event rows behind the detail view are embedded for every message cited by a finding first,
@@ -771,6 +770,35 @@ def _cited_message_keys(findings: Sequence[Finding]) -> list[str]:
     return sorted({e.message_key for f in findings for e in f.evidence if e.message_key})
 
 
+#: Event columns the detail view uses (the rest of a chains event stays in the case).
+_DETAIL_EVENT_COLUMNS = (
+    "message_key",
+    "recipient_address",
+    "event_time",
+    "time_basis",
+    "event_id",
+    "source",
+    "recipient_status",
+    "status_code",
+    "related_recipient_address",
+    "reference",
+    "client_hostname",
+    "client_ip",
+    "server_hostname",
+    "server_ip",
+    "report_type",
+    "input_id",
+    "line",
+    "event_key",
+    "event_detail",
+    "delivery_action",
+    "reported_status",
+    "custom_data",
+    "lifecycle_rank",
+    "in_timeline",
+)
+
+
 def _detail_events(
     chain_events: pa.Table,
     messages: pa.Table,
@@ -791,14 +819,13 @@ def _detail_events(
     """
     message_keys = messages.column("message_key")
     state = np.zeros(messages.num_rows, dtype=np.int64)
-    m = pc.index_in(chain_events.column("message_key"), value_set=message_keys)
-    events = chain_events.append_column("m", m.cast(pa.int64())).filter(pc.is_valid(m))
-    if events.num_rows == 0 or messages.num_rows == 0:
+    # only the columns the page shows: filtering every column of a big case costs seconds
+    shown = [name for name in _DETAIL_EVENT_COLUMNS if name in chain_events.column_names]
+    m = _int_column(pc.index_in(chain_events.column("message_key"), value_set=message_keys))
+    events = chain_events.select(shown).append_column("m", pa.array(m))
+    per_message = np.bincount(m[m >= 0], minlength=messages.num_rows).astype(np.int64)
+    if messages.num_rows == 0 or not per_message.any():
         return events.slice(0, 0), state, ""
-
-    per_message = np.bincount(events.column("m").to_numpy(), minlength=messages.num_rows).astype(
-        np.int64
-    )
     capped = np.minimum(per_message, options.max_events_per_message)
     cited_mask = np.asarray(
         pc.is_in(message_keys, value_set=pa.array(cited, pa.string())).to_numpy(
@@ -902,34 +929,54 @@ def _time_bounds(messages: pa.Table) -> tuple[pd.Timestamp, pd.Timestamp] | None
 
 
 class _Interner:
-    """Interns strings from many columns into one list sorted case-insensitively.
+    """Interns strings from many columns into one list, most frequent first.
 
-    Index 0 is the empty string (null shows as empty). Because the list is sorted, comparing
-    indexes compares the strings, so the page sorts string columns as integers.
+    Index 0 is the empty string (null shows as empty); then strings by how often they occur,
+    ties in case-insensitive order, so the common values (statuses, directions, replies) get
+    one- or two-digit indexes and the data block stays small. All columns are encoded in one
+    hashing pass (``add`` them all, ``freeze``, then ``index`` each).
     """
 
     def __init__(self) -> None:
-        self._pending: list[pa.ChunkedArray | pa.Array] = [pa.array([""], pa.string())]
-        self.strings: pa.Array | None = None
+        self._pending: list[pa.ChunkedArray] = []
+        self._indexes: np.ndarray | None = None
+        self._starts: list[int] = []
+        self.add(pa.array([""], pa.string()))
 
     def add(self, values: pa.ChunkedArray | pa.Array) -> int:
+        """Queue a column; returns the token to ``index`` it by after ``freeze``."""
+        if isinstance(values, pa.Array):
+            values = pa.chunked_array([values])
         self._pending.append(values.cast(pa.string()))
         return len(self._pending) - 1
 
     def freeze(self) -> list[str]:
-        chunks = []
-        for values in self._pending:
-            chunks.extend(values.chunks if isinstance(values, pa.ChunkedArray) else [values])
-        unique = pc.unique(pc.drop_null(pa.chunked_array(chunks, pa.string())))
-        table = pa.table({"lower": pc.utf8_lower(unique), "value": unique})
-        ordered = table.sort_by([("lower", "ascending"), ("value", "ascending")])
-        self.strings = ordered.column("value").combine_chunks()
-        return self.strings.to_pylist()
+        """Encode every queued column; returns the strings in index order."""
+        chunks = [chunk for values in self._pending for chunk in values.chunks]
+        encoded = pc.dictionary_encode(pa.chunked_array(chunks, pa.string()))
+        dictionary = encoded.chunk(0).dictionary  # one dictionary for all chunks
+        # null means "": dictionary entry 0 (the first value queued)
+        codes = pa.chunked_array([chunk.indices for chunk in encoded.chunks], pa.int32())
+        codes = np.asarray(pc.fill_null(codes, 0).to_numpy(), dtype=np.int64)
+        alphabetical = pc.sort_indices(
+            pa.table({"lower": pc.utf8_lower(dictionary), "value": dictionary}),
+            sort_keys=[("lower", "ascending"), ("value", "ascending")],
+        ).to_numpy()
+        alpha_rank = np.empty(len(dictionary), dtype=np.int64)
+        alpha_rank[alphabetical] = np.arange(len(dictionary))
+        counts = np.bincount(codes, minlength=len(dictionary))
+        counts[0] = np.iinfo(np.int64).max  # "" first
+        order = np.lexsort((alpha_rank, -counts))
+        ranks = np.empty(len(dictionary), dtype=np.int64)
+        ranks[order] = np.arange(len(dictionary))
+        self._indexes = ranks[codes]
+        self._starts = list(np.cumsum([0] + [len(values) for values in self._pending]))
+        return dictionary.take(pa.array(order)).to_pylist()
 
-    def index(self, values: pa.ChunkedArray | pa.Array) -> np.ndarray:
-        assert self.strings is not None, "freeze() first"
-        found = pc.index_in(values.cast(pa.string()), value_set=self.strings)
-        return np.asarray(pc.fill_null(found, 0).to_numpy(zero_copy_only=False), dtype=np.int64)
+    def index(self, token: int) -> np.ndarray:
+        """The string indexes of the column queued as ``token``."""
+        assert self._indexes is not None, "freeze() first"
+        return self._indexes[self._starts[token] : self._starts[token + 1]]
 
 
 def _int_column(values: pa.ChunkedArray | pa.Array, missing: int = -1) -> np.ndarray:
@@ -1002,7 +1049,6 @@ RECIPIENT_COLUMNS = (
     "m",
     "s:recipient",
     "t:first_time",
-    "t:final_time",
     "s:final_status",
     "s:direction",
     "s:status_code",
@@ -1024,7 +1070,6 @@ RECIPIENT_COLUMNS = (
     "s:malware",
     "s:transport_rules",
     "s:conflict",
-    "event_count",
 )
 EVENT_COLUMNS = (
     "m",
@@ -1120,10 +1165,17 @@ def _embedded_data(
         "detail": _event_detail(events),
         "custom_data": pc.utf8_slice_codeunits(events.column("custom_data"), 0, CUSTOM_DATA_CHARS),
     }
+    keys = messages.column("message_key")
+    link_m = _int_column(pc.index_in(links.column("message_key"), value_set=keys))
+    link_related = _int_column(pc.index_in(links.column("related_message_key"), value_set=keys))
+    link_order = np.lexsort((_int_column(links.column("line")), link_related, link_m))
+    links = links.take(pa.array(link_order))
+    link_m, link_related = link_m[link_order], link_related[link_order]
     link_strings = {"relation": links.column("relation"), "reference": links.column("reference")}
-    for group in (message_strings, recipient_strings, event_strings, link_strings):
-        for values in group.values():
-            interner.add(values)
+    tokens = [
+        {name: interner.add(values) for name, values in group.items()}
+        for group in (message_strings, recipient_strings, event_strings, link_strings)
+    ]
     strings = interner.freeze()
 
     input_ids = [record.input_id for record in case.inputs]
@@ -1131,7 +1183,7 @@ def _embedded_data(
 
     def encode(
         names: Sequence[str],
-        string_values: dict[str, Any],
+        string_tokens: dict[str, int],
         plain: dict[str, np.ndarray],
         times: dict[str, np.ndarray],
     ) -> dict[str, Any]:
@@ -1139,20 +1191,17 @@ def _embedded_data(
         for name in names:
             kind, _, key = name.rpartition(":")
             if kind == "s":
-                columns.append(interner.index(string_values[key]))
+                columns.append(interner.index(string_tokens[key]))
             elif kind in ("t", "e"):
                 columns.append(times[key])
             else:
                 columns.append(plain[key])
         return {"cols": list(names), "rows": _rows(columns)}
 
-    message_index = pc.index_in(
-        messages.column("message_key"), value_set=messages.column("message_key")
-    )
-    del message_index
+    message_tokens, recipient_tokens, event_tokens, link_tokens = tokens
     message_block = encode(
         MESSAGE_COLUMNS,
-        message_strings,
+        message_tokens,
         {
             "recipient_count": _int_column(_column(messages, "recipient_count", pa.int64())),
             "total_bytes": _int_column(_column(messages, "total_bytes", pa.int64())),
@@ -1165,23 +1214,21 @@ def _embedded_data(
     )
     recipient_block = encode(
         RECIPIENT_COLUMNS,
-        recipient_strings,
+        recipient_tokens,
         {
             "m": _int_column(recipients.column("m")),
             "total_bytes": _int_column(_column(recipients, "total_bytes", pa.int64())),
             "deferral_count": _int_column(_column(recipients, "deferral_count", pa.int64())),
             "duration_ms": _seconds_to_ms(_column(recipients, "duration_seconds", pa.float64())),
             "deferral_ms": _seconds_to_ms(_column(recipients, "deferral_seconds", pa.float64())),
-            "event_count": _int_column(_column(recipients, "event_count", pa.int64())),
         },
         {
             "first_time": _time_column(recipients.column("first_time"), base_ms),
-            "final_time": _time_column(recipients.column("final_time"), base_ms),
         },
     )
     event_block = encode(
         EVENT_COLUMNS,
-        event_strings,
+        event_tokens,
         {
             "m": _int_column(events.column("m")),
             "input": _int_column(pc.index_in(events.column("input_id"), value_set=input_index)),
@@ -1190,25 +1237,17 @@ def _embedded_data(
         },
         {"time": _time_column(events.column("event_time"), base_ms, _TICKS_PER_MS)},
     )
-    link_m = pc.index_in(links.column("message_key"), value_set=messages.column("message_key"))
-    link_related = pc.index_in(
-        links.column("related_message_key"), value_set=messages.column("message_key")
-    )
-    link_order = np.lexsort(
-        (_int_column(links.column("line")), _int_column(link_related), _int_column(link_m))
-    )
     link_block = encode(
         LINK_COLUMNS,
-        link_strings,
+        link_tokens,
         {
-            "m": _int_column(link_m),
-            "related_m": _int_column(link_related),
+            "m": link_m,
+            "related_m": link_related,
             "input": _int_column(pc.index_in(_column(links, "input_id"), value_set=input_index)),
             "line": _int_column(_column(links, "line", pa.int64())),
         },
         {},
     )
-    link_block["rows"] = [link_block["rows"][i] for i in link_order.tolist()]
 
     embedded_messages = int(np.count_nonzero(detail_state))
     return {

@@ -283,7 +283,7 @@ def test_messages_table_data_holds_every_message_and_recipient(story_case, full_
     assert len(data["messages"]["rows"]) == chains.messages.num_rows == 130
     assert len(data["recipients"]["rows"]) == chains.recipients.num_rows == 133
     strings = data["s"]
-    assert strings == sorted(strings, key=lambda s: (s.lower(), s))  # sorting is by index
+    assert strings[0] == "" and len(set(strings)) == len(strings)
     columns = data["recipients"]["cols"]
     status = columns.index("s:final_status")
     failed = [row for row in data["recipients"]["rows"] if strings[row[status]] == "Failed"]

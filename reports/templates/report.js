@@ -151,15 +151,29 @@
       RC.parent, RC.from_ip, RC.to_ip, RC.sfv, RC.di, RC.country, RC.malware,
       RC.transport_rules, RC.direction,
     ];
+    // Strings come most frequent first; sorting by text needs their alphabetical rank.
+    let alphabetical = null;
+    function rank(index) {
+      if (!alphabetical) {
+        const order = S.map((_, i) => i);
+        const compare = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
+        order.sort((a, b) => compare(LOWER[a], LOWER[b]) || compare(S[a], S[b]));
+        alphabetical = new Int32Array(S.length);
+        order.forEach((stringIndex, position) => {
+          alphabetical[stringIndex] = position;
+        });
+      }
+      return alphabetical[index];
+    }
     const SORT_KEYS = {
       time: (row) => row[RC.first_time],
-      sender: (row) => MSG[row[RC.m]][MC.sender],
-      recipient: (row) => row[RC.recipient],
-      subject: (row) => MSG[row[RC.m]][MC.subject],
-      status: (row) => row[RC.final_status],
-      direction: (row) => row[RC.direction],
-      reply: (row) => row[RC.smtp_reply] || row[RC.status_code],
-      from_ip: (row) => row[RC.from_ip],
+      sender: (row) => rank(MSG[row[RC.m]][MC.sender]),
+      recipient: (row) => rank(row[RC.recipient]),
+      subject: (row) => rank(MSG[row[RC.m]][MC.subject]),
+      status: (row) => rank(row[RC.final_status]),
+      direction: (row) => rank(row[RC.direction]),
+      reply: (row) => rank(row[RC.smtp_reply] || row[RC.status_code]),
+      from_ip: (row) => rank(row[RC.from_ip]),
       size: (row) => row[RC.total_bytes],
     };
 
