@@ -468,6 +468,26 @@ def _per_distinct(values: pa.Array | pa.ChunkedArray, function) -> pa.Array:
     return function(encoded.dictionary).take(encoded.indices)
 
 
+def _cleaned_codes(values: pa.Array | pa.ChunkedArray, function) -> tuple[np.ndarray, pa.Array]:
+    """``function`` applied once per distinct value; returns each row's code (-1 for null) in
+    the byte order of the cleaned values, and those values sorted (``values[code]``)."""
+    encoded = pc.dictionary_encode(_combined(values))
+    inner = pc.dictionary_encode(function(encoded.dictionary))  # case variants become one
+    order = pc.array_sort_indices(inner.dictionary).to_numpy()
+    rank = np.empty(len(order) + 1, dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    rank[-1] = -1  # null
+    per_raw = rank[inner.indices.fill_null(-1).to_numpy(zero_copy_only=False)]
+    per_raw = np.append(per_raw, -1)  # null rows
+    codes = per_raw[encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)]
+    return codes, inner.dictionary.take(pa.array(order))
+
+
+def _strings(values: pa.Array, codes: np.ndarray) -> pa.Array:
+    """values[code] for every code, null for -1."""
+    return values.take(pa.array(codes, mask=codes < 0))
+
+
 def _codes(values: pa.Array, mapping: dict[str, int], default: int, null: int) -> np.ndarray:
     """Map each distinct string (upper-cased, trimmed) to a code: one lookup per distinct value."""
     encoded = pc.dictionary_encode(_combined(values))
@@ -546,12 +566,26 @@ def _timestamps(nanoseconds: np.ndarray) -> pa.Array:
 # building chains
 
 
-def _message_keys(events: pa.Table) -> tuple[pa.Array, np.ndarray, pa.Array]:
-    """message_key and join code of every row, and the cleaned network message id."""
+def _message_codes(events: pa.Table) -> tuple[np.ndarray, pa.Array, np.ndarray]:
+    """Each row's message code (in the byte order of its message_key), the message keys
+    (``keys[code]``), and each row's join code (index into ``_JOIN_KEYS``)."""
+    codes, keys = _cleaned_codes(events.column("network_message_id"), _clean)
+    if (codes >= 0).all():  # every row carries a network message id: the common case
+        return codes, keys, np.zeros(len(codes), dtype=np.int64)
+    message_key, join = _message_keys(events)
+    encoded = pc.dictionary_encode(_combined(message_key))
+    order = pc.array_sort_indices(encoded.dictionary).to_numpy()
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    codes = rank[encoded.indices.to_numpy(zero_copy_only=False)]
+    return codes, encoded.dictionary.take(pa.array(order)), join
+
+
+def _message_keys(events: pa.Table) -> tuple[pa.Array, np.ndarray]:
+    """message_key and join code of every row, for data where some rows lack a network
+    message id."""
     nmid = _per_distinct(events.column("network_message_id"), _clean)
     nmid_valid = _valid(nmid)
-    if nmid_valid.all():
-        return nmid, np.zeros(len(nmid), dtype=np.int64), nmid
     mid = _per_distinct(events.column("message_id"), _clean_message_id)
     sender = _per_distinct(events.column("sender_address"), _clean)
     pair = pc.binary_join_element_wise(mid, pc.fill_null(sender, ""), "|")
@@ -583,7 +617,7 @@ def _message_keys(events: pa.Table) -> tuple[pa.Array, np.ndarray, pa.Array]:
         [0, 1, 2],
         default=3,
     )
-    return message_key, join, nmid
+    return message_key, join
 
 
 def build_chains(case: Case) -> Chains:
@@ -609,14 +643,13 @@ def build_chains(case: Case) -> Chains:
             (),
         )
 
-    message_key, join_code, _ = _message_keys(events)
-    recipient_key = pc.fill_null(_per_distinct(events.column("recipient_address"), _clean), "")
+    message_code, message_values, join_code = _message_codes(events)
+    # recipient code -1 (no recipient) sorts first, as the empty recipient_key does
+    recipient_code, recipient_values = _cleaned_codes(events.column("recipient_address"), _clean)
     kind = _codes(events.column("event_id"), EVENT_KINDS, K_OTHER, K_STATUS)
     rank = _KIND_RANK[kind]
 
     # Sort: message, recipient, time, lifecycle rank, event_seq, input, line.
-    message_code = _sorted_codes(message_key)
-    recipient_code = _sorted_codes(recipient_key)
     times = _times(events.column("event_time"))
     seq = (
         _combined(events.column("event_seq"))
@@ -634,14 +667,14 @@ def build_chains(case: Case) -> Chains:
     take = pa.array(order)
 
     sorted_events = events.take(take)
-    message_key = message_key.take(take)
-    recipient_key = recipient_key.take(take)
     kind = kind[order]
     rank = rank[order]
     times = times[order]
     join_code = join_code[order]
     message_code = message_code[order]
     recipient_code = recipient_code[order]
+    message_key = _strings(message_values, message_code)
+    recipient_key = pc.fill_null(_strings(recipient_values, recipient_code), "")
     new_group = np.ones(n, dtype=bool)
     new_group[1:] = (message_code[1:] != message_code[:-1]) | (
         recipient_code[1:] != recipient_code[:-1]
@@ -697,8 +730,9 @@ def build_chains(case: Case) -> Chains:
             )
         )
 
-    received_groups = groups_of(rank == 0)
-    received_own_time_groups = groups_of((rank == 0) & event_basis)
+    relation_candidates = relation_row.any()
+    received_groups = groups_of((rank == 0) & relation_candidates)
+    received_own_time_groups = groups_of((rank == 0) & event_basis & relation_candidates)
     relation_index = np.flatnonzero(relation_row)
     group_text = pc.binary_join_element_wise(
         message_key.take(pa.array(starts)), recipient_key.take(pa.array(starts)), "\x00"
@@ -947,8 +981,14 @@ def build_chains(case: Case) -> Chains:
     direction_rows = _codes(
         col("direction"), {"INBOUND": 1, "OUTBOUND": 2, "INTERNAL": 3, "ORIGINATING": 4}, 0, 0
     )
-    sender_clean = _per_distinct(col("sender_address"), _clean)
-    tenant_domains = _tenant_domains(recipient_key, sender_clean, direction_rows, kind, is_submit)
+    sender_code, sender_values = _cleaned_codes(col("sender_address"), _clean)
+    tenant_domains = _tenant_domains(
+        (recipient_code, recipient_values),
+        (sender_code, sender_values),
+        direction_rows,
+        kind,
+        is_submit,
+    )
     group_recipient = recipient_key.take(pa.array(starts))
     own_direction = _first(direction_rows > 0, starts)
     message_direction = _first(direction_rows > 0, starts[message_starts])[message_of_group]
@@ -1047,7 +1087,9 @@ def build_chains(case: Case) -> Chains:
         chain_events = chain_events.append_column(extra, values)
 
     links = _links(sorted_events, message_key, kind, source, recipients)
-    messages = _messages(recipients, sorted_events, message_key, times, links)
+    message_row_starts = starts[message_starts]
+    last_time = np.maximum.reduceat(np.where(times == _NO_TIME, -1, times), message_row_starts)
+    messages = _messages(recipients, np.where(last_time < 0, _NO_TIME, last_time), links)
     return Chains(chain_events, recipients, messages, links, tenant_domains)
 
 
@@ -1066,51 +1108,58 @@ def _verdicts(
     maps = _combined(custom_data_fields)
     offsets = maps.offsets.to_numpy()
     begin, end = int(offsets[0]), int(offsets[-1])
-    lengths = np.diff(offsets)
-    entry_row = np.repeat(np.arange(len(maps)), lengths)
-    keys = pc.utf8_lower(maps.keys.slice(begin, end - begin))
+    entry_row = np.repeat(np.arange(len(maps)), np.diff(offsets))
     items = maps.items.slice(begin, end - begin)
+    # key names are few: compare their codes, not the text of every entry
+    encoded = pc.dictionary_encode(maps.keys.slice(begin, end - begin))
+    names = [str(k).lower() for k in encoded.dictionary.to_pylist()]
+    key_code = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+    key_code = np.where(_valid(items), key_code, -1)
+
+    def entries_of(key: str) -> np.ndarray:
+        codes = [i for i, name in enumerate(names) if name == key]
+        return np.flatnonzero(np.isin(key_code, codes)) if codes else np.empty(0, np.int64)
+
     values: dict[str, pa.Array] = {}
     rows: dict[str, np.ndarray] = {}
     for name, wanted in VERDICT_KEYS.items():
         best = np.full(group_count, -1, dtype=np.int64)
         best_entry = np.full(group_count, -1, dtype=np.int64)
         for key in reversed(wanted):  # earlier keys override later ones
-            hits = np.flatnonzero(
-                pc.fill_null(pc.equal(keys, key), False).to_numpy(zero_copy_only=False)
-                & _valid(items)
-            )
+            hits = entries_of(key)
             if len(hits) == 0:
                 continue
-            groups = group_of_row[entry_row[hits]]
-            # the last entry of each group: hits are in row order
-            last = np.full(group_count, -1, dtype=np.int64)
-            np.maximum.at(last, groups, hits)
-            found = last >= 0
-            best_entry[found] = last[found]
-            best[found] = entry_row[last[found]]
+            groups = group_of_row[entry_row[hits]]  # non-decreasing: rows are sorted by group
+            last = np.ones(len(hits), dtype=bool)
+            last[:-1] = groups[1:] != groups[:-1]
+            best_entry[groups[last]] = hits[last]
+            best[groups[last]] = entry_row[hits[last]]
         values[name] = _take(items, best_entry)
         rows[name] = best
-    rules = _rule_lists(keys, items, entry_row, group_of_row, group_count)
+    rules = _rule_lists(
+        entries_of(_RULE_ID_KEY),
+        entries_of(_RULE_ACTION_KEY),
+        items,
+        entry_row,
+        group_of_row,
+        group_count,
+    )
     return values, rows, rules
 
 
 def _rule_lists(
-    keys: pa.Array,
+    rule_entries: np.ndarray,
+    action_entries: np.ndarray,
     items: pa.Array,
     entry_row: np.ndarray,
     group_of_row: np.ndarray,
     group_count: int,
 ) -> pa.Array:
     """'<ruleId> <action>' per transport rule, per group, in order of first appearance."""
-    is_rule = pc.fill_null(pc.equal(keys, _RULE_ID_KEY), False).to_numpy(zero_copy_only=False)
-    is_action = pc.fill_null(pc.equal(keys, _RULE_ACTION_KEY), False).to_numpy(zero_copy_only=False)
-    rule_entries = np.flatnonzero(is_rule & _valid(items))
     if len(rule_entries) == 0:
         return pa.ListArray.from_arrays(
             pa.array(np.zeros(group_count + 1, dtype=np.int32)), pa.array([], pa.string())
         )
-    action_entries = np.flatnonzero(is_action & _valid(items))
     rule_frame = pd.DataFrame(
         {
             "row": entry_row[rule_entries],
@@ -1351,16 +1400,20 @@ def _add_unseen_children(
 
 
 def _tenant_domains(
-    recipient_key: pa.Array,
-    sender: pa.Array,
+    recipient_key: tuple[np.ndarray, pa.Array],
+    sender: tuple[np.ndarray, pa.Array],
     direction: np.ndarray,
     kind: np.ndarray,
     is_submit: np.ndarray,
 ) -> tuple[str, ...]:
-    """The tenant's domains as the data shows them (see the module documentation)."""
+    """The tenant's domains as the data shows them (see the module documentation).
 
-    def domains(values: pa.Array, rows: np.ndarray) -> set[str]:
-        found = _domain(pc.unique(values.filter(pa.array(rows)))).drop_null()
+    Addresses come as (code of each row, the distinct cleaned addresses)."""
+
+    def domains(addresses: tuple[np.ndarray, pa.Array], rows: np.ndarray) -> set[str]:
+        codes, values = addresses
+        distinct = np.unique(codes[rows & (codes >= 0)])
+        found = _domain(values.take(pa.array(distinct))).drop_null()
         return {d for d in found.to_pylist() if d}
 
     # DELIVER puts mail into a mailbox of the tenant
@@ -1704,14 +1757,8 @@ def _links(
     return pa.Table.from_pandas(frame, schema=LINK_SCHEMA, preserve_index=False)
 
 
-def _messages(
-    recipients: pa.Table,
-    sorted_events: pa.Table,
-    message_key: pa.Array,
-    times: np.ndarray,
-    links: pa.Table,
-) -> pa.Table:
-    """One row per message, from its recipients and rows."""
+def _messages(recipients: pa.Table, last_time: np.ndarray, links: pa.Table) -> pa.Table:
+    """One row per message, from its recipients; ``last_time`` per message, in key order."""
     keys = recipients.column("message_key")
     key_codes = _sorted_codes(keys)
     starts = np.flatnonzero(np.diff(key_codes, prepend=-1))
@@ -1721,11 +1768,6 @@ def _messages(
 
     first_times = _times(recipients.column("first_time"))
     first_time = np.minimum.reduceat(first_times, starts)
-    # last event time of the message's rows
-    row_codes = _sorted_codes(message_key)
-    row_starts = np.flatnonzero(np.diff(row_codes, prepend=-1))
-    last_time = np.maximum.reduceat(np.where(times == _NO_TIME, -1, times), row_starts)
-    last_time = np.where(last_time < 0, _NO_TIME, last_time)
 
     direction_rank = {"outbound": 4, "inbound": 3, "internal": 2, "unknown": 1}
     direction_code = _codes(
