@@ -586,7 +586,7 @@ def build_report_context(
         inputs=inputs,
         coverage=_coverage_chart(inputs, spans, zone),
         coverage_gaps=_coverage_gaps(spans, zone),
-        coverage_overlaps=_coverage_overlaps(spans, zone),
+        coverage_overlaps=_coverage_overlaps(spans),
         truncation_warnings=_truncation_warnings(case),
         status_counts=status_counts,
         direction_counts=_direction_counts(messages),
@@ -1442,22 +1442,20 @@ def _coverage_gaps(spans: list[Span], zone: DisplayZone) -> tuple[str, ...]:
     )
 
 
-def _coverage_overlaps(spans: list[Span], zone: DisplayZone) -> tuple[str, ...]:
-    overlaps = []
+def _coverage_overlaps(spans: list[Span]) -> tuple[str, ...]:
+    """Per input, the other inputs whose time range overlaps its own (one line per input)."""
+    overlapping: dict[int, list[int]] = {}
     for index, (number, first, last) in enumerate(spans):
         for other, other_first, other_last in spans[index + 1 :]:
-            start, end = max(first, other_first), min(last, other_last)
-            if start <= end:
-                low, high = sorted((number, other))
-                overlaps.append(
-                    (
-                        low,
-                        high,
-                        f"Inputs {low} and {high} overlap from {zone.format(start)} to "
-                        f"{zone.format(end)}; events seen in both are counted once.",
-                    )
-                )
-    return tuple(text for _, _, text in sorted(overlaps))
+            if max(first, other_first) <= min(last, other_last):
+                overlapping.setdefault(number, []).append(other)
+                overlapping.setdefault(other, []).append(number)
+    lines = []
+    for number in sorted(overlapping):
+        others = [str(n) for n in sorted(overlapping[number])]
+        listed = others[0] if len(others) == 1 else ", ".join(others[:-1]) + " and " + others[-1]
+        lines.append(f"Input {number} overlaps input{'s' if len(others) > 1 else ''} {listed}.")
+    return tuple(lines)
 
 
 def _truncation_warnings(case: Case) -> tuple[str, ...]:

@@ -301,7 +301,7 @@
           title: reply.length > REPLY_CHARS ? reply : S[row[RC.status_meaning]] || null,
           text: reply.length > REPLY_CHARS ? reply.slice(0, REPLY_CHARS) + "…" : reply,
         }),
-        el("td", { class: "id", text: S[row[RC.from_ip]] }),
+        el("td", { class: "id ip", text: S[row[RC.from_ip]] }),
         el("td", { class: "num", text: bytes(row[RC.total_bytes]) }),
       ];
       // Narrow screens show each row as a card; the labels name the fields there.
