@@ -825,7 +825,8 @@ def _detail_events(
     events = chain_events.select(shown).append_column("m", pa.array(m))
     per_message = np.bincount(m[m >= 0], minlength=messages.num_rows).astype(np.int64)
     if messages.num_rows == 0 or not per_message.any():
-        return events.slice(0, 0), state, ""
+        events = events.slice(0, 0)
+        return events.append_column("detail", _event_detail(events)), state, ""
     capped = np.minimum(per_message, options.max_events_per_message)
     cited_mask = np.asarray(
         pc.is_in(message_keys, value_set=pa.array(cited, pa.string())).to_numpy(
@@ -860,6 +861,7 @@ def _detail_events(
     m_sorted = events.column("m").to_numpy()
     position = np.arange(len(m_sorted)) - np.searchsorted(m_sorted, m_sorted, side="left")
     events = events.filter(pa.array(position < options.max_events_per_message))
+    events = events.append_column("detail", _event_detail(events))
 
     notes = []
     left_out = int(np.count_nonzero(state == 0) - np.count_nonzero(per_message == 0))
@@ -1162,7 +1164,7 @@ def _embedded_data(
         "also_seen": pa.array(
             [also_seen.get(k or "") for k in event_keys] or [None] * events.num_rows, pa.string()
         ),
-        "detail": _event_detail(events),
+        "detail": events.column("detail"),
         "custom_data": pc.utf8_slice_codeunits(events.column("custom_data"), 0, CUSTOM_DATA_CHARS),
     }
     keys = messages.column("message_key")
@@ -1947,7 +1949,7 @@ def _message_detail(
                     input=paths.get(event["input_id"] or "", event["input_id"] or ""),
                     line="" if event["line"] is None else str(event["line"]),
                     also_seen=also_seen.get(event.get("event_key") or "", ""),
-                    detail=_event_detail_text(event),
+                    detail=event["detail"] or "",
                 )
             )
         return tuple(views)
@@ -2036,15 +2038,6 @@ GAP_LONG = 3_600
 
 def _gap_level(seconds: float) -> str:
     return "long-gap" if seconds >= GAP_LONG else "gap" if seconds >= GAP_NOTABLE else ""
-
-
-def _event_detail_text(event: dict[str, Any]) -> str:
-    return (
-        event.get("event_detail")
-        or event.get("delivery_action")
-        or event.get("reported_status")
-        or ""
-    )
 
 
 _VERDICT_LABELS = (
@@ -2175,7 +2168,8 @@ def _static_text(name: str) -> str:
     text = _read_template(name)
     if text is None:
         raise AnalyzerError(f"the report template {name} is missing; reinstall msgtrace")
-    assert "</" not in text.lower().replace("<\\/", ""), f"{name} must not contain '</'"
+    if "</" in text:  # it would end the <style> or <script> element it is inlined in
+        raise RuntimeError(f"{name} must not contain '</'")
     return text
 
 

@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from analyzer.case import Case
+from analyzer.chains import build_chains
 from analyzer.cli import cli
 from analyzer.errors import NotFoundError, OptionError
 from analyzer.findings.model import Evidence, Finding
@@ -314,6 +316,17 @@ def test_display_time_zone_is_labelled(story_case):
     assert "2024-03-04 09:00:00 CET" in visible  # the first event, 08:00 UTC
     offsets = embedded_data(html)["zone"]["offsets"]
     assert [entry[1:] for entry in offsets] == [[60, "CET"]]
+
+
+def test_an_empty_case_still_gives_a_report():
+    case = Case.empty()
+    options = ReportOptions(generated_at=GENERATED_AT)
+    html = render_report(build_report_context(case, build_chains(case), [], options))
+    visible = " ".join(parse(html).text)
+    assert "no dated events" in visible
+    assert "No input files." in visible
+    assert "No rule found anything to report." in visible
+    assert embedded_data(html)["recipients"]["rows"] == []
 
 
 def test_unknown_time_zone_is_a_clear_error(story_case):

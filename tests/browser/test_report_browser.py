@@ -59,6 +59,22 @@ def test_opens_with_no_console_errors_and_no_network_request(story_report, open_
     assert report.requests == [report.url]  # the file itself, once
 
 
+def test_an_empty_report_opens_cleanly(open_report, tmp_path):
+    from analyzer.case import Case
+    from analyzer.chains import build_chains
+    from analyzer.report import ReportOptions, write_report
+
+    case = Case.empty()
+    path = tmp_path / "empty.html"
+    write_report(case, build_chains(case), [], ReportOptions(generated_at="2024-01-01"), path)
+    report = open_report(path)
+    assert report.page.locator("#messages-table tbody").inner_text() == (
+        "No message matches these filters."
+    )
+    assert report.console_errors == []
+    assert report.network_requests() == []
+
+
 def test_search_box_narrows_the_table(story_report, open_report):
     page = open_report(story_report).page
     page.fill("#q", "weekly report 12")
