@@ -89,8 +89,8 @@ def _canonical_codec_name(name: str) -> str:
     codec = codecs.lookup(name).name  # e.g. 'windows-1252' -> 'cp1252', 'utf_8' -> 'utf-8'
     if codec in ("ascii", "utf-8-sig"):
         return "utf-8"
-    if codec == "utf-16":
-        return "utf-16-le"
+    if codec in ("utf-16", "utf-32"):  # these codecs refuse a stream without a BOM
+        return codec + "-le"
     # ISO-8859-1 is what chardet calls most Western text; cp1252 is what Windows wrote (it also
     # holds the euro sign and curly quotes where Latin-1 has control characters).
     if codec in ("latin-1", "iso8859-1", "iso8859-15"):
@@ -160,6 +160,15 @@ def detect_encoding(path: Path, forced: str | None = None) -> Encoding:
         except LookupError:
             raise OptionError(
                 f"unknown encoding {forced!r} (try utf-8, utf-16-le, cp1252)"
+            ) from None
+        try:
+            # base64, rot13, zlib, idna, undefined ... are codecs, but cannot read a text file
+            if not codecs.lookup(name)._is_text_encoding:
+                raise LookupError(name)
+            codecs.getincrementaldecoder(name)(errors="replace").decode(head[:64], final=False)
+        except (LookupError, UnicodeError):
+            raise OptionError(
+                f"encoding {forced!r} cannot read a text export (try utf-8, utf-16-le, cp1252)"
             ) from None
         # A BOM of the forced encoding is still skipped.
         skip = bom_length if bom_name == name else 0

@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 
 import pytest
-from conftest import extended_csv, extended_row, write_export
+from exports import extended_csv, extended_row, write_export
 
 import analyzer.encoding as encoding_module
 from analyzer.encoding import SAMPLE_SIZE, TranscodingReader, detect_encoding, read_sample
@@ -170,6 +170,24 @@ def test_an_unknown_forced_encoding_is_a_clear_error(tmp_path):
 
     with pytest.raises(OptionError, match=r"unknown encoding 'klingon' .*utf-16-le"):
         load_sources([path], IngestOptions(encoding="klingon"))
+
+
+@pytest.mark.parametrize("codec", ["base64", "rot13", "hex", "zlib", "idna", "undefined"])
+def test_a_forced_codec_that_cannot_read_text_is_a_clear_error(tmp_path, codec):
+    path = write_export(tmp_path, "export.csv", subjects_export())
+
+    with pytest.raises(OptionError, match=f"encoding '{codec}' cannot read a text export"):
+        load_sources([path], IngestOptions(encoding=codec))
+
+
+@pytest.mark.parametrize("bom", [True, False])
+def test_forcing_utf32_without_byte_order_reads_little_endian(tmp_path, bom):
+    path = write_export(tmp_path, "export.csv", subjects_export(), "utf-32-le", bom)
+
+    case = load_sources([path], IngestOptions(encoding="utf-32"))
+
+    assert (case.inputs[0].encoding, case.inputs[0].bom) == ("utf-32-le", bom)
+    assert subjects_of(case) == SUBJECTS
 
 
 def test_a_binary_file_is_named_and_not_read_as_text(tmp_path):
