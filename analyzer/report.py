@@ -37,12 +37,12 @@ import itertools
 import json
 import math
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -57,13 +57,13 @@ from analyzer import __version__, formats
 from analyzer.case import Case
 from analyzer.chains import DIRECTIONS, FINAL_STATUSES, Chains, build_chains, resolve_message
 from analyzer.errors import AnalyzerError, OptionError
-
-if TYPE_CHECKING:  # the contract of the findings stage
-    from analyzer.findings import Finding
+from analyzer.findings.model import SEVERITIES as FINDING_SEVERITIES
+from analyzer.findings.model import Finding
 
 #: Final statuses and directions in the order the report lists them (the chains vocabulary).
 STATUSES = FINAL_STATUSES
-SEVERITIES = ("high", "medium", "low", "info")
+#: Severities, most urgent first (the findings model lists them least urgent first).
+SEVERITIES = tuple(reversed(FINDING_SEVERITIES))
 
 #: The Content-Security-Policy of every report: nothing may be fetched, posted or framed.
 #: Only the page's own inline style and script run, pinned by their sha256.
@@ -663,7 +663,7 @@ def report_case(case: Case, options: ReportOptions, path: str | os.PathLike[str]
     Returns:
         The sha256 (hex) of the written file.
     """
-    from analyzer.findings import run_findings
+    from analyzer.findings import run_findings  # the rules are only needed here
 
     chains = build_chains(case)
     return write_report(case, chains, run_findings(case, chains), options, path)
@@ -1002,16 +1002,6 @@ def _join_list(values: pa.ChunkedArray) -> pa.ChunkedArray:
     return values.cast(pa.string())
 
 
-def _conflict_column(values: pa.ChunkedArray) -> pa.ChunkedArray:
-    """Conflicts as text: null when there is none (the chains flag is a bool or a text)."""
-    if pa.types.is_boolean(values.type):
-        return pc.if_else(
-            pc.fill_null(values, False), _CONFLICT_WORDS, pa.scalar(None, pa.string())
-        )
-    text = values.cast(pa.string())
-    return pc.if_else(pc.is_in(text, value_set=pa.array(["", "false"])), None, text)
-
-
 def _seconds_to_ms(values: pa.ChunkedArray) -> np.ndarray:
     milliseconds = pc.round(pc.multiply(values.cast(pa.float64()), 1000.0))
     return _int_column(milliseconds)
@@ -1112,9 +1102,14 @@ def _embedded_data(
     options: ReportOptions,
 ) -> dict[str, Any]:
     """The one JSON object the page's script reads (see the column lists above)."""
-    first_ns = _min_ns([messages.column("first_time"), events.column("event_time")])
-    last_ns = _max_ns(
-        [messages.column("last_time"), recipients.column("final_time"), events.column("event_time")]
+    first_ns = _bound_ns([messages.column("first_time"), events.column("event_time")], pc.min)
+    last_ns = _bound_ns(
+        [
+            messages.column("last_time"),
+            recipients.column("final_time"),
+            events.column("event_time"),
+        ],
+        pc.max,
     )
     base_ms = (first_ns // (86_400_000 * _NS_PER_MS)) * 86_400_000 if first_ns is not None else 0
 
@@ -1146,7 +1141,7 @@ def _embedded_data(
         "country": _column(recipients, "country"),
         "malware": _column(recipients, "malware_name"),
         "transport_rules": _join_list(_column(recipients, "transport_rules")),
-        "conflict": _conflict_column(_column(recipients, "conflict")),
+        "conflict": _column(recipients, "conflict"),
     }
     event_keys = events.column("event_key").to_pylist() if also_seen else []
     event_strings = {
@@ -1284,24 +1279,11 @@ def _embedded_data(
     }
 
 
-def _min_ns(columns: Iterable[pa.ChunkedArray]) -> int | None:
-    values = [
-        pc.min(c.cast(pa.timestamp("ns", tz="UTC")).cast(pa.int64())).as_py()
-        for c in columns
-        if len(c)
-    ]
+def _bound_ns(columns: Iterable[pa.ChunkedArray], bound: Callable[..., pa.Scalar]) -> int | None:
+    """The earliest (``pc.min``) or latest (``pc.max``) time of several columns, in ns."""
+    values = [bound(c.cast(pa.timestamp("ns", tz="UTC")).cast(pa.int64())).as_py() for c in columns]
     values = [v for v in values if v is not None]
-    return min(values) if values else None
-
-
-def _max_ns(columns: Iterable[pa.ChunkedArray]) -> int | None:
-    values = [
-        pc.max(c.cast(pa.timestamp("ns", tz="UTC")).cast(pa.int64())).as_py()
-        for c in columns
-        if len(c)
-    ]
-    values = [v for v in values if v is not None]
-    return max(values) if values else None
+    return (min if bound is pc.min else max)(values) if values else None
 
 
 def _host(events: pa.Table, hostname: str, ip: str) -> pa.ChunkedArray:
@@ -1824,17 +1806,12 @@ def _quality(
     warnings = tuple(("case", w) for w in case.warnings) + tuple(
         (r.path, w) for r in case.inputs for w in r.warnings
     )
-    conflict = _column(recipients, "conflict")
-    if pa.types.is_boolean(conflict.type):
-        has_conflict = pc.fill_null(conflict, False)
-    else:
-        text = pc.fill_null(conflict.cast(pa.string()), "")
-        has_conflict = pc.and_(pc.not_equal(text, ""), pc.not_equal(text, "false"))
-    flagged = recipients.filter(has_conflict)
+    # chains describe disagreeing facts in `conflict` (null when the exports agree)
+    flagged = recipients.filter(pc.is_valid(_column(recipients, "conflict")))
     subjects = messages.column("message_subject").to_pylist()
     shown = flagged.slice(0, _MAX_CONFLICTS)
     conflicts = [
-        (link_ids[m], subjects[m] or "", address or "", _conflict_text(what))
+        (link_ids[m], subjects[m] or "", address or "", what)
         for m, address, what in zip(
             shown.column("m").to_pylist(),
             shown.column("recipient_address").to_pylist(),
@@ -1982,7 +1959,7 @@ def _message_detail(
                     if deferral_count
                     else ""
                 ),
-                conflict=_conflict_text(row.get("conflict")),
+                conflict=row.get("conflict") or "",
                 events=event_views(by_recipient.get((row["recipient_address"] or "").lower(), [])),
             )
         )
@@ -2081,15 +2058,6 @@ def _verdict_text(key: str, value: Any) -> str:
     text = str(value)
     meaning = _VERDICT_WORDS.get(key, {}).get(text.upper())
     return f"{text} ({meaning})" if meaning else text
-
-
-_CONFLICT_WORDS = "the exports disagree about this recipient's outcome"
-
-
-def _conflict_text(value: Any) -> str:
-    if value in (None, False, "", "false"):
-        return ""
-    return _CONFLICT_WORDS if value is True else str(value)
 
 
 def _lineage_order(rows: list[dict[str, Any]]) -> list[tuple[dict[str, Any], int]]:
