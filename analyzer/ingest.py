@@ -96,6 +96,7 @@ def discover(paths: Sequence[str | Path]) -> list[Path]:
     for given in paths:
         path = Path(given)
         if path.is_dir():
+            before = len(found)
             for root, dirs, files in os.walk(path):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 if MANIFEST in files and {"events"} <= set(dirs):
@@ -105,6 +106,8 @@ def discover(paths: Sequence[str | Path]) -> list[Path]:
                     candidate = Path(root) / name
                     if not name.startswith(".") and candidate.suffix.lower() in EXPORT_SUFFIXES:
                         found.append(candidate)
+            if len(found) == before:
+                found.append(path)  # read_input says: a folder with no export files in it
         else:
             found.append(path)
     return found

@@ -172,6 +172,19 @@ def test_ingest_with_nothing_loadable_fails_with_a_clear_message(tmp_path):
     assert f"msgtrace: {empty}: is empty (0 bytes). Download the export again." in result.stderr
 
 
+def test_ingest_or_inspect_of_a_folder_without_exports_says_so_and_fails(tmp_path):
+    (tmp_path / "exports").mkdir()
+
+    ingested = run("ingest", tmp_path / "exports", "--case", tmp_path / "case")
+    inspected = run("inspect", tmp_path / "exports")
+
+    assert ingested.exit_code == 1
+    assert f"{tmp_path / 'exports'}: is a folder with no export files in it." in ingested.stderr
+    assert "nothing could be loaded" in ingested.stderr
+    assert inspected.exit_code == 1
+    assert "error: is a folder with no export files in it." in inspected.stdout
+
+
 def test_ingesting_again_skips_the_files_already_in_the_case(tmp_path):
     source = SAMPLES / "summary_utf8_bom.csv"
     run("ingest", source, "--case", tmp_path / "case")

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-from conftest import REAL_SAMPLES, SAMPLES, csv_field, extended_csv, extended_row, write_export
+from exports import REAL_SAMPLES, SAMPLES, csv_field, extended_csv, extended_row, write_export
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -330,6 +330,16 @@ def test_nothing_loadable_is_one_clear_error_listing_each_file(tmp_path):
     assert "nothing could be loaded" in message
     assert f"{empty}: is empty" in message
     assert f"{contacts}: is not a message trace export" in message
+
+
+def test_a_folder_without_exports_is_named_not_silently_empty(tmp_path):
+    (tmp_path / "exports").mkdir()
+    write_export(tmp_path / "exports", "readme.md", "# notes\r\n")
+
+    with pytest.raises(InputError, match="exports: is a folder with no export files in it"):
+        load_sources([tmp_path / "exports"])
+    [record] = inspect_files([tmp_path / "exports"])
+    assert record.error == "is a folder with no export files in it."
 
 
 def test_a_missing_path_is_named(tmp_path):
