@@ -1,4 +1,4 @@
-"""Shared test helpers: where the sample exports live, and how to write an export to disk.
+"""Helpers shared by the ingest tests: paths, and hand-written exports in any encoding.
 
 Kept small and general: any test that needs an export file in some encoding builds its text
 and calls ``write_export``; ``extended_csv`` / ``extended_row`` build extended reports (the

@@ -9,7 +9,7 @@ import json
 import random
 
 import pytest
-from conftest import (
+from exports import (
     EXTENDED_COLUMNS,
     REAL_SAMPLES,
     SAMPLES,

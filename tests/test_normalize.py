@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 import pytest
-from conftest import extended_csv, extended_row, write_export
+from exports import extended_csv, extended_row, write_export
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import pyarrow as pa
 import pytest
-from conftest import extended_csv, extended_row, write_export
+from exports import extended_csv, extended_row, write_export
 
 import analyzer.ingest as ingest_module
 from analyzer.errors import OptionError
