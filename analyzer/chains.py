@@ -524,16 +524,26 @@ _NO_TIME = np.iinfo(np.int64).max
 
 
 def _last(mask: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """Per group, the index of the last row where ``mask`` holds, or -1."""
-    index = np.where(mask, np.arange(len(mask)), -1)
-    return np.maximum.reduceat(index, starts)
+    """Per group (rows ``starts[g]`` up to the next start), the last row where ``mask`` holds,
+    or -1."""
+    hits = np.flatnonzero(mask)
+    if len(hits) == 0:
+        return np.full(len(starts), -1, dtype=np.int64)
+    ends = np.append(starts[1:], len(mask))
+    at = np.searchsorted(hits, ends, side="left") - 1
+    found = hits[np.maximum(at, 0)]
+    return np.where((at >= 0) & (found >= starts), found, -1)
 
 
 def _first(mask: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """Per group, the index of the first row where ``mask`` holds, or -1."""
-    n = len(mask)
-    index = np.minimum.reduceat(np.where(mask, np.arange(n), n), starts)
-    return np.where(index == n, -1, index)
+    """Per group, the first row where ``mask`` holds, or -1."""
+    hits = np.flatnonzero(mask)
+    if len(hits) == 0:
+        return np.full(len(starts), -1, dtype=np.int64)
+    ends = np.append(starts[1:], len(mask))
+    at = np.searchsorted(hits, starts, side="left")
+    found = hits[np.minimum(at, len(hits) - 1)]
+    return np.where((at < len(hits)) & (found < ends), found, -1)
 
 
 def _count(mask: np.ndarray, starts: np.ndarray) -> np.ndarray:
