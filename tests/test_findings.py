@@ -544,7 +544,10 @@ def test_lookalike_of_tenant_and_of_frequent_correspondent():
     found = {f.title.split()[2]: f for f in of_rule(run(case_of(trace)), "lookalike-domain")}
     assert sorted(found) == sorted(["c0ntoso.com", "fabrlkam.com", idn])
     assert found["c0ntoso.com"].title == "Look-alike domain c0ntoso.com imitates contoso.com"
-    assert "digit for a letter from contoso.com (ours)" in found["c0ntoso.com"].explanation
+    assert (
+        "looks like contoso.com (one of the organization's domains: digit for a letter)"
+        in found["c0ntoso.com"].explanation
+    )
     assert lines(found["c0ntoso.com"]) == {ceo}
     assert "a frequent correspondent" in found["fabrlkam.com"].explanation
     assert lines(found["fabrlkam.com"]) == {invoice}

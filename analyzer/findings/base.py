@@ -134,6 +134,14 @@ def pair_keys(message_keys: pd.Series, recipients: pd.Series) -> pd.Series:
     return message_keys.astype("str").fillna("") + "\x1f" + recipient_keys
 
 
+def isin(values: pd.Series, allowed) -> np.ndarray:
+    """``values.isin(allowed)`` computed by pyarrow (pandas loops in Python over Arrow-backed
+    strings); null is never in."""
+    array = pa.array(values.astype(object).where(values.notna(), None), pa.string())
+    found = pc.is_in(array, value_set=pa.array(allowed, pa.string()))
+    return pc.fill_null(found, False).to_numpy(zero_copy_only=False)
+
+
 def domain_series(addresses: pd.Series) -> pd.Series:
     """``domain_of`` for a pandas column (null where there is no domain)."""
     values = pa.array(addresses.astype(object).where(addresses.notna(), None), pa.string())
@@ -421,6 +429,7 @@ class Context:
         detail: str | None = None,
         extra: list[Evidence] | None = None,
         extra_total: int | None = None,
+        total: int | None = None,
     ) -> Finding | None:
         """A finding whose evidence is the candidate rows, de-duplicated, in time order, capped.
 
@@ -431,6 +440,8 @@ class Context:
             detail: the note for rows whose frame has no ``detail`` of its own.
             extra: evidence that is not an event row (e.g. a rejected input row).
             extra_total: how many such items exist in all (default: ``len(extra)``).
+            total: how many evidence rows exist in all, when the rule passed only the
+                earliest of them (``earliest``); default: the rows passed.
 
         Returns:
             The finding, or None when there is no evidence: no finding without evidence.
@@ -438,7 +449,7 @@ class Context:
         frames = [candidates] if isinstance(candidates, pd.DataFrame) else list(candidates or [])
         frames = [f for f in frames if f is not None and not f.empty]
         items: list[Evidence] = list(extra or [])
-        total = extra_total if extra_total is not None else len(items)
+        counted = extra_total if extra_total is not None else len(items)
         if frames:
             frame = pd.concat(
                 [f.reindex(columns=list(EVIDENCE_COLUMNS)) for f in frames], ignore_index=True
@@ -446,7 +457,7 @@ class Context:
             frame = frame.drop_duplicates(
                 ["input_id", "line", "recipient_address", "event_id", "message_key"]
             )
-            total += len(frame)
+            counted += len(frame)
             frame["input"] = frame["input_id"].map(self.input_paths)
             frame = frame.sort_values(
                 ["time_ns", "input", "line", "recipient_address", "event_id"],
@@ -457,6 +468,8 @@ class Context:
             items += [self._evidence_item(record, detail) for record in head.to_dict("records")]
         if not items:
             return None
+        if total is not None:
+            counted = max(total, len(items))
         items = sorted(items, key=Evidence.sort_key)[: self.thresholds.max_evidence]
         return Finding(
             rule=rule,
@@ -465,8 +478,15 @@ class Context:
             explanation=" ".join(explanation.split()),
             entities=entities,
             evidence=items,
-            evidence_total=total,
+            evidence_total=counted,
         )
+
+    def earliest(self, frame: pd.DataFrame, time_column: str) -> pd.DataFrame:
+        """The ``max_evidence`` earliest rows of a recipients frame (ties by message and
+        recipient): only these need their event rows looked up for evidence."""
+        return frame.sort_values(
+            [time_column, "message_key", "recipient_address"], kind="stable", na_position="last"
+        ).head(self.thresholds.max_evidence)
 
     def _evidence_item(self, record: dict[str, Any], detail: str | None) -> Evidence:
         line = record.get("line")

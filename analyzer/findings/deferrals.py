@@ -66,14 +66,15 @@ def long_deferrals(ctx: Context) -> list[Finding]:
     findings = []
     for domain, group in frame.groupby("domain", sort=True):
         longest = float(group["deferral_seconds"].max())
+        shown = ctx.earliest(group, "first_time_ns")
         evidence = ctx.pair_event_frame(
-            group[["message_key", "recipient_address"]], prefer_events=("DEFER",)
+            shown[["message_key", "recipient_address"]], prefer_events=("DEFER",)
         )
         statuses = dict(
             zip(
-                pair_keys(group["message_key"], group["recipient_address"]),
-                "deferred " + group["deferral_seconds"].map(duration_words) + " in all, final "
-                "status " + group["final_status"].fillna("Unknown"),
+                pair_keys(shown["message_key"], shown["recipient_address"]),
+                "deferred " + shown["deferral_seconds"].map(duration_words) + " in all, final "
+                "status " + shown["final_status"].fillna("Unknown"),
                 strict=True,
             )
         )
@@ -94,6 +95,7 @@ def long_deferrals(ctx: Context) -> list[Finding]:
             "evidence.",
             ctx.entities(domain=[domain], mailbox=group["recipient_address"].str.lower()),
             evidence,
+            total=len(group),
         )
         if finding:
             findings.append(finding)
@@ -122,11 +124,12 @@ def pending_at_end(ctx: Context) -> list[Finding]:
     for domain, group in frame.groupby("domain", sort=True):
         since = group["first_time_ns"].min()
         evidence = ctx.pair_event_frame(
-            group[["message_key", "recipient_address"]],
+            ctx.earliest(group, "first_time_ns")[["message_key", "recipient_address"]],
             prefer_events=("DEFER",),
             prefer_statuses=("pending", "gettingstatus"),
         )
         evidence["detail"] = "last event; still pending at the end of the data"
+        total = len(group)
         finding = ctx.finding(
             PENDING_RULE,
             "low",
@@ -138,6 +141,7 @@ def pending_at_end(ctx: Context) -> list[Finding]:
             "messages again, or export a later time range.",
             ctx.entities(domain=[domain], mailbox=group["recipient_address"].str.lower()),
             evidence,
+            total=total,
         )
         if finding:
             findings.append(finding)
@@ -150,20 +154,32 @@ def mail_loops(ctx: Context) -> list[Finding]:
     events = ctx.events
     if events.num_rows == 0:
         return []
-    message_id = pc.utf8_lower(pc.utf8_trim(events["message_id"], " <>"))
-    is_receive = fill_false(pc.equal(pc.utf8_upper(events["event_id"]), "RECEIVE"))
-    table = pa.table({"message_id": message_id, "recipient_key": events["recipient_key"]}).filter(
-        pc.and_(is_receive, pc.is_valid(message_id))
-    )
-    counts = table.group_by(["message_id", "recipient_key"]).aggregate([("message_id", "count")])
-    counts = counts.filter(pc.greater_equal(counts["message_id_count"], t.loop_min_receives))
-    looping = set(counts["message_id"].to_pylist())
+    is_receive = fill_false(pc.equal(events["event_id"], "RECEIVE"))
+    if "in_timeline" in events.column_names:  # the same RECEIVE seen in two exports counts once
+        is_receive = pc.and_(is_receive, fill_false(events["in_timeline"]))
     loop_ndr = fill_false(pc.is_in(events["status_code"], value_set=pa.array(LOOP_STATUS_CODES)))
-    looping |= set(pc.unique(message_id.filter(loop_ndr).drop_null()).to_pylist())
-    if not looping:
+    table = pa.table(
+        {
+            "raw_id": events["message_id"],
+            "recipient_key": events["recipient_key"],
+            "ndr": loop_ndr,
+        }
+    ).filter(pc.and_(pc.or_(is_receive, loop_ndr), pc.is_valid(events["message_id"])))
+    # the same id with or without <> and in any case is the same message
+    table = table.append_column("message_id", pc.utf8_lower(pc.utf8_trim(table["raw_id"], " <>")))
+    receives = table.filter(pc.invert(table["ndr"]))
+    counts = receives.group_by(["message_id", "recipient_key"]).aggregate([("raw_id", "count")])
+    counts = counts.filter(pc.greater_equal(counts["raw_id_count"], t.loop_min_receives))
+    looping = pc.unique(
+        pa.chunked_array(
+            [counts["message_id"], table.filter(table["ndr"])["message_id"]], pa.string()
+        )
+    )
+    if len(looping) == 0:
         return []
+    raw_ids = pc.unique(table.filter(pc.is_in(table["message_id"], value_set=looping))["raw_id"])
     wanted = pc.and_(
-        fill_false(pc.is_in(message_id, value_set=pa.array(sorted(looping)))),
+        fill_false(pc.is_in(events["message_id"], value_set=raw_ids)),
         pc.or_(is_receive, loop_ndr),
     )
     rows = ctx.event_frame(wanted, EVENT_COLUMNS)

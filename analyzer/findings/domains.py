@@ -14,6 +14,7 @@ organization; in a business e-mail compromise the attacker's domain usually is.
 from __future__ import annotations
 
 import contextlib
+import functools
 import unicodedata
 
 import pandas as pd
@@ -65,6 +66,7 @@ _CONFUSABLES = str.maketrans(
 _DIGITS = set("0135")
 
 
+@functools.lru_cache(maxsize=65536)
 def decode_idn(domain: str) -> str:
     """A domain with its punycode labels (``xn--``) decoded; unchanged when not decodable."""
     labels = []
@@ -76,6 +78,7 @@ def decode_idn(domain: str) -> str:
     return ".".join(labels)
 
 
+@functools.lru_cache(maxsize=65536)
 def skeleton(domain: str) -> str:
     """What a domain looks like: IDN decoded, accents dropped, confusables folded."""
     text = unicodedata.normalize("NFKD", decode_idn(domain.lower()))
@@ -129,9 +132,46 @@ def lookalike_kind(candidate: str, reference: str, min_length: int) -> str | Non
         if any(ch in _DIGITS for ch in candidate) and not any(ch in _DIGITS for ch in reference):
             return "digit for a letter"
         return "look-alike characters"
+    if _without_digits(candidate) == _without_digits(reference):
+        return None  # mail2.example and mail3.example: numbered, not imitated
     if within_one_edit(candidate, reference):
         return "one character differs"
     return None
+
+
+@functools.lru_cache(maxsize=65536)
+def _without_digits(text: str) -> str:
+    return "".join(ch for ch in text if not ch.isdigit())
+
+
+def _deletions(text: str) -> set[str]:
+    """``text`` and every string one character shorter: two strings within one edit of each
+    other share one of these (the symmetric-delete index)."""
+    return {text} | {text[:i] + text[i + 1 :] for i in range(len(text))}
+
+
+def _near(candidates: list[str], references: list[str], min_length: int) -> dict[str, list[str]]:
+    """Per candidate, the references that may be within one edit or share its skeleton.
+
+    An index of the references' one-character deletions and skeletons makes this one lookup
+    per deletion of each candidate, not a comparison with every reference.
+    """
+    by_deletion: dict[str, set[str]] = {}
+    by_skeleton: dict[str, set[str]] = {}
+    references = [r for r in references if len(_name_part(r)) >= min_length]
+    candidates = [c for c in candidates if len(_name_part(decode_idn(c))) >= min_length]
+    for reference in references:
+        for key in _deletions(reference):
+            by_deletion.setdefault(key, set()).add(reference)
+        by_skeleton.setdefault(skeleton(reference), set()).add(reference)
+    near = {}
+    for candidate in candidates:
+        found = set(by_skeleton.get(skeleton(candidate), ()))
+        for key in _deletions(candidate):
+            found |= by_deletion.get(key, set())
+        if found:
+            near[candidate] = sorted(found)
+    return near
 
 
 def _domain_counts(ctx: Context) -> pd.DataFrame:
@@ -201,12 +241,19 @@ def lookalike_domains(ctx: Context) -> list[Finding]:
     frequent = counts[
         ~counts["internal"] & (counts["messages"] >= t.frequent_correspondent_min_messages)
     ]
-    references = sorted(set(ctx.tenant_domains) | set(frequent["domain"]))
-    candidates = counts[~counts["internal"] & ~counts["domain"].isin(references)]
+    # every outside domain is compared with the tenant's own; those that are not frequent
+    # correspondents themselves also with the frequent correspondents (a busy look-alike of
+    # contoso.com is still a look-alike, but two busy partners are not look-alikes)
+    outside = sorted(counts.loc[~counts["internal"], "domain"])
+    occasional = sorted(set(outside) - set(frequent["domain"]))
+    shortest = t.lookalike_min_length
+    near = _near(outside, list(ctx.tenant_domains), shortest)
+    for candidate, references in _near(occasional, sorted(frequent["domain"]), shortest).items():
+        near[candidate] = sorted(set(near.get(candidate, [])) | set(references))
     findings = []
-    for candidate in candidates["domain"]:  # distinct domains, a few thousand at most
+    for candidate in sorted(near):  # distinct domains, a few thousand at most
         matches = []
-        for reference in references:
+        for reference in near[candidate]:
             kind = lookalike_kind(candidate, reference, t.lookalike_min_length)
             if kind:
                 matches.append((reference, kind))
@@ -216,10 +263,8 @@ def lookalike_domains(ctx: Context) -> list[Finding]:
         inbound = rows[rows["sender_address"].str.lower().str.endswith("@" + candidate)]
         outbound = rows[~rows.index.isin(inbound.index)]
         imitated = [ref for ref, _ in matches]
-        what = "; ".join(
-            f"{kind} from {ref} ({'ours' if ctx.is_internal(ref) else 'a frequent correspondent'})"
-            for ref, kind in matches
-        )
+        whose = {True: "one of the organization's domains", False: "a frequent correspondent"}
+        what = "; ".join(f"{ref} ({whose[ctx.is_internal(ref)]}: {kind})" for ref, kind in matches)
         shown = decode_idn(candidate)
         shown_text = f" (shown as {shown})" if shown != candidate else ""
         evidence = ctx.recipient_evidence_frame(rows)
@@ -233,9 +278,9 @@ def lookalike_domains(ctx: Context) -> list[Finding]:
             LOOKALIKE_RULE,
             "high",
             f"Look-alike domain {candidate}{shown_text} imitates {listing(imitated)}",
-            f"The domain {candidate}{shown_text} differs from {what}. It sent "
-            f"{plural(len(set(inbound['message_key'])), 'message')} to the organization and "
-            f"received {plural(len(set(outbound['message_key'])), 'message')} from it. "
+            f"The domain {candidate}{shown_text} looks like {what}. It sent "
+            f"{plural(len(set(inbound['message_key'])), 'message')} to the organization, which "
+            f"sent it {plural(len(set(outbound['message_key'])), 'message')}. "
             "Look-alike domains are the tool of business e-mail compromise and invoice fraud: "
             "check what these messages asked for, warn the recipients, and block the domain.",
             ctx.entities(

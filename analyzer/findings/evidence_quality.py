@@ -9,7 +9,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from analyzer.case import InputRecord
@@ -18,6 +22,7 @@ from analyzer.findings.base import (
     Context,
     display_utc,
     duration_words,
+    fill_false,
     plural,
 )
 from analyzer.findings.model import Evidence, Finding
@@ -33,32 +38,51 @@ def _loaded(ctx: Context) -> list[InputRecord]:
     return [r for r in ctx.case.inputs if not r.error and r.status != "rejected"]
 
 
-def _input_rows(ctx: Context, input_id: str) -> pd.DataFrame:
-    """The event rows an input holds: its own events and the duplicates merged away."""
-    events = ctx.event_frame(pc.equal(ctx.events["input_id"], input_id), EVENT_COLUMNS)
+@dataclass
+class InputRows:
+    """Where an input's rows are in ``Chains.events``: its own events, and the events its
+    duplicate rows were merged into (with the duplicates' own line numbers)."""
+
+    positions: np.ndarray  # row positions in Chains.events
+    lines: np.ndarray  # the line of each in this input
+
+    def pick(self, ctx: Context, index: int, input_id: str, detail: str) -> pd.DataFrame:
+        """One evidence row: the event at ``positions[index]``, on this input's line."""
+        row = ctx.event_rows(self.positions[index : index + 1], EVENT_COLUMNS)
+        return row.assign(input_id=input_id, line=int(self.lines[index]), detail=detail)
+
+
+def _input_rows(ctx: Context, input_id: str) -> InputRows:
+    """The rows an input holds (without materializing them)."""
+    mine = pc.equal(ctx.events["input_id"], input_id)
+    mine = mine.combine_chunks() if isinstance(mine, pa.ChunkedArray) else mine
+    positions = pc.indices_nonzero(fill_false(mine)).to_numpy()
+    lines = ctx.events["line"].take(pa.array(positions)).to_numpy(zero_copy_only=False)
     duplicates = ctx.case.duplicates
     if (
-        duplicates is None
-        or duplicates.num_rows == 0
-        or "event_key" not in (ctx.chains.events.column_names)
+        duplicates is not None
+        and duplicates.num_rows
+        and "event_key" in ctx.chains.events.column_names
     ):
-        return events
-    mine = duplicates.filter(pc.equal(duplicates["input_id"], input_id))
-    if mine.num_rows == 0:
-        return events
-    keys = ctx.chains.events["event_key"]
-    positions = pc.index_in(mine["event_key"], value_set=keys)
-    found = pc.is_valid(positions)
-    mine, positions = mine.filter(found), positions.filter(found)
-    merged = ctx.event_rows(positions.to_numpy(zero_copy_only=False), EVENT_COLUMNS)
-    merged["input_id"] = mine["input_id"].to_pandas().to_numpy()
-    merged["line"] = mine["line"].to_pandas().to_numpy()
-    return pd.concat([events, merged], ignore_index=True)
+        dups = duplicates.filter(pc.equal(duplicates["input_id"], input_id))
+        if dups.num_rows:
+            where = pc.index_in(dups["event_key"], value_set=ctx.chains.events["event_key"])
+            found = pc.is_valid(where)
+            positions = np.concatenate(
+                [positions, where.filter(found).to_numpy(zero_copy_only=False)]
+            )
+            lines = np.concatenate(
+                [lines, dups["line"].filter(found).to_numpy(zero_copy_only=False)]
+            )
+    return InputRows(positions.astype(np.int64), lines.astype(np.int64))
 
 
-def _message_count(rows: pd.DataFrame) -> int:
-    ids = rows["network_message_id"].fillna(rows["message_id"])
-    return int(ids.dropna().str.lower().nunique())
+def _message_count(ctx: Context, rows: InputRows) -> int:
+    """Distinct messages (chains' message keys) among the rows."""
+    if len(rows.positions) == 0:
+        return 0
+    keys = ctx.events["message_key"].take(pa.array(rows.positions))
+    return int(pc.count_distinct(keys).as_py())
 
 
 def export_limits(ctx: Context) -> list[Finding]:
@@ -68,7 +92,7 @@ def export_limits(ctx: Context) -> list[Finding]:
         spec = FORMATS.get(record.format or "")
         limits = set(spec.limits if spec and spec.limits else EXPORT_LIMITS)
         rows = _input_rows(ctx, record.input_id)
-        messages = _message_count(rows) if not rows.empty else 0
+        messages = _message_count(ctx, rows)
         warned = [w for w in record.warnings if "limit" in w.lower() or "truncat" in w.lower()]
         if record.rows_read in limits:
             counted = f"{record.rows_read:,} rows"
@@ -78,13 +102,14 @@ def export_limits(ctx: Context) -> list[Finding]:
             counted = warned[0]
         else:
             continue
-        last = rows.sort_values(["line", "row"], kind="stable").tail(1)
-        last = last.assign(detail="last row of the export")
-        extra = (
-            []
-            if not last.empty
-            else [Evidence(input=record.path, input_id=record.input_id, detail=counted)]
-        )
+        if len(rows.lines):
+            last = rows.pick(
+                ctx, int(np.argmax(rows.lines)), record.input_id, "last row of the export"
+            )
+            extra = []
+        else:  # nothing of it in the events: the file itself is the evidence
+            last = None
+            extra = [Evidence(input=record.path, input_id=record.input_id, detail=counted)]
         end = record.last_event or "its last event"
         finding = ctx.finding(
             LIMIT_RULE,
@@ -138,12 +163,14 @@ def coverage_gaps(ctx: Context) -> list[Finding]:
 
 
 def _edge_row(ctx: Context, record: InputRecord, time_ns: int, detail: str) -> pd.DataFrame:
+    """The input's row whose time is closest to ``time_ns`` (lowest line on a tie)."""
     rows = _input_rows(ctx, record.input_id)
-    if rows.empty:
-        return rows
-    rows = rows.assign(distance=(rows["time_ns"] - time_ns).abs())
-    rows = rows.sort_values(["distance", "line", "row"], kind="stable").head(1)
-    return rows.assign(detail=detail)
+    if len(rows.positions) == 0:
+        return pd.DataFrame()
+    times = ctx.event_time_ns.take(pa.array(rows.positions)).to_numpy(zero_copy_only=False)
+    distance = np.abs(np.nan_to_num(times.astype("float64"), nan=np.inf) - time_ns)
+    index = int(np.lexsort((rows.lines, distance))[0])
+    return rows.pick(ctx, index, record.input_id, detail)
 
 
 def _gap_finding(

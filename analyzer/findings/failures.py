@@ -80,7 +80,7 @@ def failure_spike(ctx: Context) -> list[Finding]:
         codes = _top_codes(failures, t.top_ndr_codes)
         domains = domain_series(failures["recipient_address"])
         evidence = ctx.pair_event_frame(
-            failures[["message_key", "recipient_address"]],
+            ctx.earliest(failures, "final_time_ns")[["message_key", "recipient_address"]],
             prefer_events=FAILURE_EVENTS,
             prefer_statuses=("failed",),
         )
@@ -98,6 +98,7 @@ def failure_spike(ctx: Context) -> list[Finding]:
             "the failed messages and what the NDRs say.",
             ctx.entities(mailbox=failures["sender_address"].str.lower(), domain=domains),
             evidence,
+            total=len(failures),
         )
         if finding:
             findings.append(finding)

@@ -21,6 +21,7 @@ from analyzer.findings.base import (
     display_utc,
     domain_of,
     domain_of_text,
+    domain_series,
     fill_false,
     listing,
     pair_keys,
@@ -60,10 +61,9 @@ def _inbox_rule_forwards(ctx: Context) -> list[Finding]:
             "first_line",
         ),
     )
-    recipients["domain"] = recipients["recipient_address"].map(domain_of_text)
-    outside = recipients[
-        recipients["domain"].notna() & ~recipients["domain"].map(ctx.is_internal).astype(bool)
-    ].copy()
+    recipients["domain"] = domain_series(recipients["recipient_address"])
+    inside = recipients["domain"].map(ctx.is_internal, na_action="ignore").fillna(False)
+    outside = recipients[(recipients["domain"].notna() & ~inside.astype(bool)).to_numpy()].copy()
     if outside.empty:
         return []
     # the mailbox whose rule fired: the forwarded copy's sender when internal, else the
@@ -75,15 +75,20 @@ def _inbox_rule_forwards(ctx: Context) -> list[Finding]:
             pc.is_in(links["message_key"], value_set=pa.array(forwarded_keys)),
         )
     ).to_pandas()
-    triggers = links.groupby("message_key")["related_message_key"].agg(lambda s: sorted(set(s)))
-    trigger_keys = sorted({k for keys in triggers for k in keys})
+    links = links.dropna(subset=["related_message_key"])
+    triggers = {  # one entry per forwarded copy
+        key: sorted(set(group))
+        for key, group in links.groupby("message_key")["related_message_key"]
+    }
+    trigger_keys = sorted({k for keys in triggers.values() for k in keys})
     trigger_recipients = ctx.recipient_frame(
         pc.is_in(ctx.recipients["message_key"], value_set=pa.array(trigger_keys, pa.string())),
         ("message_key", "recipient_address", "sender_address", "message_subject"),
     )
-    trigger_recipients = trigger_recipients[
-        trigger_recipients["recipient_address"].map(domain_of_text).map(ctx.is_internal)
-    ]
+    trigger_inside = domain_series(trigger_recipients["recipient_address"]).map(
+        ctx.is_internal, na_action="ignore"
+    )
+    trigger_recipients = trigger_recipients[trigger_inside.fillna(False).astype(bool).to_numpy()]
     rule_senders = (
         rule_rows.assign(sender=rule_rows["sender_address"].str.lower())
         .groupby("message_key")["sender"]
@@ -101,26 +106,30 @@ def _inbox_rule_forwards(ctx: Context) -> list[Finding]:
     outside["mailbox"] = outside["message_key"].map(mailboxes_of)
     ctx.memo["forwarded"].update(pair_keys(outside["message_key"], outside["recipient_address"]))
     outside = outside.explode("mailbox")
+    # the copies' sends and the triggers' deliveries, looked up once for all mailboxes
+    all_sends = ctx.pair_event_frame(
+        outside[["message_key", "recipient_address"]], prefer_events=("SEND", "DELIVER")
+    )
+    all_sends["detail"] = "forwarded copy to " + all_sends["recipient_address"].fillna("?")
+    all_triggers = ctx.pair_event_frame(
+        trigger_recipients[["message_key", "recipient_address"]], prefer_events=("DELIVER",)
+    )
+    all_triggers["detail"] = "triggering message from " + all_triggers["sender_address"].fillna("?")
     findings = []
     for mailbox, group in outside.groupby("mailbox", sort=True):
         keys = sorted(set(group["message_key"]))
         targets = sorted(set(group["recipient_address"].str.lower()))
         rows = rule_rows[rule_rows["message_key"].isin(keys)].copy()
         rows["detail"] = "inbox rule (MAILBOXRULE) created the forwarded copy"
-        sends = ctx.pair_event_frame(
-            group[["message_key", "recipient_address"]], prefer_events=("SEND", "DELIVER")
-        )
-        sends["detail"] = "forwarded copy to " + sends["recipient_address"].fillna("?")
+        sends = all_sends[
+            pair_keys(all_sends["message_key"], all_sends["recipient_key"]).isin(
+                pair_keys(group["message_key"], group["recipient_address"])
+            )
+        ]
         my_triggers = sorted({t for k in keys for t in triggers.get(k, [])})
-        trigger_pairs = trigger_recipients[trigger_recipients["message_key"].isin(my_triggers)]
+        trigger_rows = all_triggers[all_triggers["message_key"].isin(my_triggers)]
         if mailbox != "(unknown mailbox)":
-            trigger_pairs = trigger_pairs[trigger_pairs["recipient_address"].str.lower() == mailbox]
-        trigger_rows = ctx.pair_event_frame(
-            trigger_pairs[["message_key", "recipient_address"]], prefer_events=("DELIVER",)
-        )
-        trigger_rows["detail"] = "triggering message from " + trigger_rows["sender_address"].fillna(
-            "?"
-        )
+            trigger_rows = trigger_rows[trigger_rows["recipient_key"] == mailbox]
         first = rows["time_ns"].min()
         untriggered = len(keys) - len({k for k in keys if triggers.get(k)})
         if my_triggers:

@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from analyzer.findings.base import Context, fill_false, listing, pair_keys, plural
+from analyzer.findings.base import Context, fill_false, isin, listing, pair_keys, plural
 from analyzer.findings.model import Finding
 
 SPAM_SFV = ("SPM", "SKS", "SKB", "BLK")
@@ -151,11 +151,12 @@ def threat_verdicts(ctx: Context) -> list[Finding]:
     flag_frame = flags.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
     for name in flags.column_names:
         frame[name] = flag_frame[name].array
-    frame["detail"] = _verdict_text(frame)
     # delivered at some point, even if moved to quarantine later (ZAP): a user may have read it
-    delivered = (frame["final_status"] == "Delivered") | pair_keys(
-        frame["message_key"], frame["recipient_address"]
-    ).isin(_delivered_pairs(ctx, frame["message_key"].unique()))
+    delivered = (frame["final_status"] == "Delivered").to_numpy(dtype=bool) | isin(
+        pair_keys(frame["message_key"], frame["recipient_address"]),
+        _delivered_pairs(ctx, frame["message_key"].unique()),
+    )
+    delivered = pd.Series(delivered, index=frame.index)
     specs = [
         (
             "malware-detected",
@@ -220,7 +221,7 @@ def threat_verdicts(ctx: Context) -> list[Finding]:
             continue
         severity = _severity(rule, delivered[selected.index])
         messages = selected["message_key"].nunique()
-        senders = sorted(set(selected["sender_address"].dropna().str.lower()))
+        senders = sorted(selected["sender_address"].dropna().str.lower().unique())
         sender_domains = sorted({s.rsplit("@", 1)[-1] for s in senders if "@" in s})
         names = sorted(set(selected["malware_name"].dropna())) if rule == "malware-detected" else []
         title = f"{verb} {plural(messages, 'message')}"
@@ -231,16 +232,17 @@ def threat_verdicts(ctx: Context) -> list[Finding]:
             f"{status} {count:,}"
             for status, count in sorted(counts.items(), key=lambda i: (-i[1], i[0]))
         )
+        shown = ctx.earliest(selected, "first_time_ns")
         evidence = ctx.pair_event_frame(
-            selected[["message_key", "recipient_address"]],
+            shown[["message_key", "recipient_address"]],
             prefer_events=("AGENTINFO",),
             prefer_statuses=("quarantined", "filteredasspam", "delivered", "failed"),
             last=False,
         )
         details = dict(
             zip(
-                pair_keys(selected["message_key"], selected["recipient_address"]),
-                selected["detail"],
+                pair_keys(shown["message_key"], shown["recipient_address"]),
+                _verdict_text(shown),
                 strict=True,
             )
         )
@@ -255,24 +257,25 @@ def threat_verdicts(ctx: Context) -> list[Finding]:
             f"{plural(len(senders), 'sender')} ({listing(senders)}); final status: {outcome}. "
             + advice,
             ctx.entities(
-                mailbox=[*senders, *selected["recipient_address"].str.lower()],
+                mailbox=[*senders, *selected["recipient_address"].str.lower().unique()],
                 domain=sender_domains,
             ),
             evidence,
+            total=len(selected),
         )
         if finding:
             findings.append(finding)
     return findings
 
 
-def _delivered_pairs(ctx: Context, message_keys) -> list[str]:
-    """Pair keys (message_key US recipient_key) that have a DELIVER event."""
+def _delivered_pairs(ctx: Context, message_keys) -> np.ndarray:
+    """Pair keys (message_key US recipient_key) of these messages that have a DELIVER event."""
     events = ctx.events
     mask = pc.and_(
         fill_false(pc.equal(pc.utf8_upper(events["event_id"]), "DELIVER")),
         fill_false(pc.is_in(events["message_key"], value_set=pa.array(message_keys, pa.string()))),
     )
-    return sorted(set(ctx.event_pair_key.filter(mask).to_pylist()))
+    return pc.unique(ctx.event_pair_key.filter(mask)).to_numpy(zero_copy_only=False)
 
 
 def _severity(rule: str, delivered: pd.Series) -> str:
