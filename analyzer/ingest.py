@@ -789,6 +789,10 @@ def _normalize_all(
         events = batch.events
         if events.num_rows == 0:
             return
+        # the time range the file covers counts its duplicates too
+        low, high = pc.min_max(events.column("event_time")).values()
+        first_time = low.value if first_time is None else min(first_time, low.value)
+        last_time = high.value if last_time is None else max(last_time, high.value)
         keys = key_values(events.column("event_key"))
         _, first_index = np.unique(keys, return_index=True)
         first_in_batch = np.zeros(len(keys), dtype=bool)
@@ -805,10 +809,6 @@ def _normalize_all(
             record.rows_duplicate += len(lines_all) - len(lines_with_new)
             events = events.filter(pa.array(~duplicate))
         sink.write("events", events)
-        if events.num_rows:
-            low, high = pc.min_max(events.column("event_time")).values()
-            first_time = low.value if first_time is None else min(first_time, low.value)
-            last_time = high.value if last_time is None else max(last_time, high.value)
 
     for raw, decode_errors in raw_batches:
         if not decided and time_position is not None:
