@@ -225,6 +225,8 @@ def parse_custom_data(custom_data: pa.Array) -> pa.Array:
     section_start = at_row_start.copy()
     inner = ~at_row_start
     section_start[inner] = window[starts[inner] - 1] == ord(";")
+    # a section is a row's run between ';': ';' before the pair plus its row number numbers it
+    section_id = np.searchsorted(np.flatnonzero(window == ord(";")), starts) + row
     # skip the "S:" that opens a section
     has_prefix = section_start & (stops - starts >= 2)
     has_prefix[has_prefix] = (window[starts[has_prefix]] == ord("S")) & (
@@ -238,20 +240,24 @@ def parse_custom_data(custom_data: pa.Array) -> pa.Array:
         else np.full(len(starts), -1)
     )
     keep = (first_equal >= starts) & (first_equal < stops) & (first_equal > starts)
-    starts, stops, first_equal, row, section_start = (
+    starts, stops, first_equal, row, section_start, section_id = (
         starts[keep],
         stops[keep],
         first_equal[keep],
         row[keep],
         section_start[keep],
+        section_id[keep],
     )
     buffer = pa.py_buffer(window)
     keys = _slices(buffer, starts, first_equal)
     values = _slices(buffer, first_equal + 1, stops)
     section_index = np.maximum.accumulate(np.where(section_start, np.arange(len(starts)), 0))
     section_names = keys.take(pa.array(section_index))
+    # a section whose first pair has no key=value has no name: its pairs keep their own keys
+    # (never the name of an earlier section, or of another row's)
+    named = section_start[section_index] & (section_id[section_index] == section_id)
     qualified = pc.if_else(
-        pa.array(section_start),
+        pa.array(section_start | ~named),
         keys,
         pc.binary_join_element_wise(section_names, keys, pa.scalar(".", pa.large_string())),
     )

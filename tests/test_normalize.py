@@ -234,6 +234,19 @@ def test_agent_verdicts_in_custom_data_are_parsed_on_agentinfo_rows(tmp_path):
     assert case.events.column("custom_data").to_pylist()[3] == store
 
 
+def test_a_section_without_a_name_never_borrows_another_rows_name():
+    parsed = parse_custom_data(
+        pa.array(["S:SFA=SUM|SFV=SPM", "=v|k=1", "|x=2", "S:A=1;S:B|y=3;|z=4"])
+    ).to_pylist()
+
+    assert parsed == [
+        [("SFA", "SUM"), ("SFA.SFV", "SPM")],
+        [("k", "1")],
+        [("x", "2")],
+        [("A", "1"), ("y", "3"), ("z", "4")],
+    ]
+
+
 def test_parse_custom_data_of_the_documented_shapes():
     parsed = parse_custom_data(
         pa.array(["S:K=v", "S:ItemEntryId=AAA=BBB=|x=", None, "", "S:A=1;S:B=2|c=3"])
@@ -271,12 +284,14 @@ def reference_custom_data(text: str | None) -> list[tuple[str, str]]:
 KEY = st.text(st.sampled_from("ABCSFVabcdeXYZ019._-:ü会"), min_size=1, max_size=6)
 VALUE = st.text(st.sampled_from("AZaz09 .,:/=-_{}@éü会😀S"), max_size=8)
 PAIR = st.builds(lambda key, value: f"{key}={value}", KEY, VALUE) | st.just("")
+# what a damaged or unusual export may hold where a section's first pair should be
+ODD_HEAD = st.sampled_from(["", "S:", "=v", "S:=v", "noequals", "S:name"])
+HEAD = st.builds(lambda key, value: f"{key}={value}", KEY, VALUE) | ODD_HEAD
 SECTION = st.builds(
-    lambda prefix, name, value, pairs: f"{prefix}{name}={value}" + "".join(f"|{p}" for p in pairs),
+    lambda prefix, head, pairs: f"{prefix}{head}" + "".join(f"|{p}" for p in pairs),
     st.sampled_from(["S:", "S:", ""]),
-    KEY,
-    VALUE,
-    st.lists(PAIR, max_size=4),
+    HEAD,
+    st.lists(PAIR | ODD_HEAD, max_size=4),
 )
 CUSTOM_DATA = (
     st.builds(
