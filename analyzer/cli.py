@@ -37,8 +37,17 @@ def _handle_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def ingest_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Options of every command that reads exports (raw files are ingested on the fly)."""
+def ingest_options_named(format_flag: str) -> Callable[..., Any]:
+    """Options of every command that reads exports (raw files are ingested on the fly).
+
+    Args:
+        format_flag: the flag that forces an export format (``--format``, except where a
+            command's own ``--format`` chooses its output).
+    """
+    return functools.partial(_add_ingest_options, format_flag=format_flag)
+
+
+def _add_ingest_options(command: Callable[..., Any], format_flag: str) -> Callable[..., Any]:
     options = [
         click.option(
             "--encoding",
@@ -46,7 +55,7 @@ def ingest_options(command: Callable[..., Any]) -> Callable[..., Any]:
             "instead of detecting it.",
         ),
         click.option(
-            "--format",
+            format_flag,
             "format_name",
             help="Force the export format of every input instead of detecting it "
             "(see `msgtrace formats`).",
@@ -68,6 +77,9 @@ def ingest_options(command: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(options):
         command = option(command)
     return command
+
+
+ingest_options = ingest_options_named("--format")
 
 
 def _ingest_options_from(kwargs: dict[str, Any]):
@@ -324,12 +336,7 @@ def chain(sources: tuple[Path, ...], message_id: str, as_json: bool, **kwargs: A
 @click.option(
     "--display-tz", help="Show times in this IANA zone (e.g. Europe/Paris) instead of UTC."
 )
-@click.option(
-    "--export-format",
-    "format_name",
-    help="Force the export format of every raw input instead of detecting it.",
-)
-@ingest_options
+@ingest_options_named("--export-format")  # here --format chooses the output, as in EAC
 @_handle_errors
 def search(
     sources: tuple[Path, ...],
@@ -380,11 +387,6 @@ def search(
     click.echo(result.text, nl=False)
     for note in result.notes:
         click.echo(f"msgtrace: {note}", err=True)
-
-
-# In `search`, --format chooses the output (as in the issue); the shared ingest option that
-# forces an export format is --export-format there.
-search.params = [p for p in search.params if not (p.name == "format_name" and "--format" in p.opts)]
 
 
 @cli.command()
