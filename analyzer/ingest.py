@@ -895,11 +895,22 @@ def open_case(folder: str | Path, columns: list[str] | None = None) -> Case:
     events, duplicates = [], []
     for record in inputs:
         part = folder / "events" / f"{record.input_id}.parquet"
-        if part.exists():
-            events.append(pq.read_table(part, schema=schema.EVENT_SCHEMA, columns=columns))
+        if record.rows_ingested and not part.exists():
+            raise CaseError(
+                f"{folder}: events/{part.name} is missing: the {record.rows_ingested:,} rows "
+                f"ingested from {record.path} are gone. Ingest the inputs into a new case."
+            )
         dup = folder / "duplicates" / f"{record.input_id}.parquet"
-        if dup.exists():
-            duplicates.append(pq.read_table(dup, schema=schema.DUPLICATE_SCHEMA))
+        try:
+            if part.exists():
+                events.append(pq.read_table(part, schema=schema.EVENT_SCHEMA, columns=columns))
+            if dup.exists():
+                duplicates.append(pq.read_table(dup, schema=schema.DUPLICATE_SCHEMA))
+        except (pa.ArrowException, OSError) as error:
+            raise CaseError(
+                f"{folder}: the case files of {record.path} are damaged ({error}). Ingest the "
+                "inputs into a new case."
+            ) from None
     return Case(
         events=pa.concat_tables(events)
         if events

@@ -225,6 +225,11 @@ def bad_invocations(root: Path) -> dict[str, list]:
     full = extended_csv(extended_row(), extended_row(message_subject="cut here"))
     damaged = root / "damaged_case"
     write_export(damaged, "manifest.json", "{not json")
+    broken = root / "broken_case"
+    write_export(broken, "manifest.json", (SAMPLES.parent / "pyproject.toml").read_text())
+    run("ingest", SAMPLES / "summary_utf8_bom.csv", "--case", root / "parquet_case")
+    parquet = root / "parquet_case"
+    write_export(parquet / "events", "in-001.parquet", b"PAR1 damaged")
     old = root / "old_case"
     write_export(old, "manifest.json", '{"case_format": 99, "inputs": []}')
     return {
@@ -250,6 +255,8 @@ def bad_invocations(root: Path) -> dict[str, list]:
         "case is a file": ["ingest", SAMPLES, "--case", SAMPLES / "summary_utf8_bom.csv"],
         "damaged case": ["ingest", SAMPLES / "summary_utf8_bom.csv", "--case", damaged],
         "old case": ["ingest", SAMPLES / "summary_utf8_bom.csv", "--case", old],
+        "not a manifest": ["ingest", SAMPLES / "summary_utf8_bom.csv", "--case", broken],
+        "damaged parquet": ["ingest", SAMPLES / "MSGTRK2026111608-1.LOG", "--case", parquet],
         "nothing loadable": ["ingest", bad / "empty.csv", "--case", root / "new_case"],
     }
 
@@ -271,6 +278,8 @@ BAD_INVOCATIONS = [
     "case is a file",
     "damaged case",
     "old case",
+    "not a manifest",
+    "damaged parquet",
     "nothing loadable",
 ]
 

@@ -501,6 +501,21 @@ def test_a_folder_that_is_not_a_case_is_never_written_into(tmp_path):
     assert (tmp_path / "empty" / "manifest.json").is_file()
 
 
+def test_a_damaged_or_incomplete_case_is_a_clear_error_never_silently_smaller(tmp_path):
+    source = SAMPLES / "summary_utf8_bom.csv"
+    ingest_into_case([source], tmp_path / "case")
+    part = tmp_path / "case" / "events" / "in-001.parquet"
+
+    part.write_bytes(b"not parquet")
+    with pytest.raises(CaseError, match=r"case files of .*summary_utf8_bom.csv are damaged"):
+        load_sources([tmp_path / "case"])
+    part.unlink()
+    with pytest.raises(CaseError, match=r"events/in-001\.parquet is missing: the [0-9,]+ rows"):
+        open_case(tmp_path / "case")
+    with pytest.raises(CaseError, match=r"events/in-001\.parquet is missing"):
+        ingest_into_case([SAMPLES / "MSGTRK2026111608-1.LOG"], tmp_path / "case")
+
+
 def test_a_case_folder_and_raw_files_load_together(tmp_path):
     first, second = overlapping_exports(tmp_path / "in")
     ingest_into_case([first], tmp_path / "case")
