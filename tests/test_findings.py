@@ -1057,3 +1057,13 @@ def test_rules_markdown_documents_every_rule_and_threshold():
         assert f"| `{rule.id}` |" in text
     for name in Thresholds.__dataclass_fields__:
         assert f"| `{name}` |" in text
+
+
+def test_a_busy_lookalike_of_our_domain_is_still_a_lookalike():
+    trace = Trace()
+    tenant_baseline(trace)
+    for i in range(15):  # enough mail to count as a frequent correspondent
+        trace.mail(10 + i, "billing@contosso.com", "alice@contoso.com", f"bec{i}")
+    [finding] = of_rule(run(case_of(trace)), "lookalike-domain")
+    assert finding.title == "Look-alike domain contosso.com imitates contoso.com"
+    assert finding.evidence_total == 15

@@ -311,19 +311,23 @@ class Context:
         return frame
 
     def recipient_evidence_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Evidence candidates from recipients rows: their first input row."""
-        out = pd.DataFrame(
+        """Evidence candidates from recipients rows: the row that decided each recipient's
+        final status (``first_input_id``/``first_line``), at its time: the final time, or the
+        receive time for summary-type rows, which have no time of their own."""
+        time_ns = frame.get("first_time_ns")
+        if "final_time_ns" in frame:
+            time_ns = frame["final_time_ns"].fillna(frame.get("first_time_ns"))
+        return pd.DataFrame(
             {
                 "network_message_id": frame.get("network_message_id"),
                 "message_id": frame.get("message_id"),
                 "message_key": frame.get("message_key"),
                 "recipient_address": frame.get("recipient_address"),
-                "time_ns": frame.get("first_time_ns"),
+                "time_ns": time_ns,
                 "input_id": frame.get("first_input_id"),
                 "line": frame.get("first_line"),
             }
         )
-        return out
 
     def pair_event_frame(
         self,

@@ -35,6 +35,7 @@ _COLUMNS = (
     "recipient_address",
     "message_subject",
     "first_time",
+    "final_time",
     "first_input_id",
     "first_line",
 )

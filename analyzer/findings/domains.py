@@ -224,6 +224,7 @@ def _domain_rows(ctx: Context, domain: str) -> pd.DataFrame:
             "sender_address",
             "recipient_address",
             "first_time",
+            "final_time",
             "first_input_id",
             "first_line",
         ),
@@ -278,9 +279,9 @@ def lookalike_domains(ctx: Context) -> list[Finding]:
             LOOKALIKE_RULE,
             "high",
             f"Look-alike domain {candidate}{shown_text} imitates {listing(imitated)}",
-            f"The domain {candidate}{shown_text} looks like {what}. It sent "
-            f"{plural(len(set(inbound['message_key'])), 'message')} to the organization, which "
-            f"sent it {plural(len(set(outbound['message_key'])), 'message')}. "
+            f"The domain {candidate}{shown_text} looks like {what}. The organization received "
+            f"{plural(inbound['message_key'].nunique(), 'message')} from it and sent "
+            f"{plural(outbound['message_key'].nunique(), 'message')} to it. "
             "Look-alike domains are the tool of business e-mail compromise and invoice fraud: "
             "check what these messages asked for, warn the recipients, and block the domain.",
             ctx.entities(
@@ -329,6 +330,7 @@ def first_seen_domains(ctx: Context) -> list[Finding]:
             "sender_address",
             "recipient_address",
             "first_time",
+            "final_time",
             "first_input_id",
             "first_line",
         ),

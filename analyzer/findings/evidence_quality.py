@@ -110,16 +110,22 @@ def export_limits(ctx: Context) -> list[Finding]:
         else:  # nothing of it in the events: the file itself is the evidence
             last = None
             extra = [Evidence(input=record.path, input_id=record.input_id, detail=counted)]
-        end = record.last_event or "its last event"
+        first, end = _parse(record.first_event), _parse(record.last_event)
+        covered = (
+            f" It covers {display_utc(first)} to {display_utc(end)}; the service stopped "
+            "somewhere in the time range asked for."
+            if first is not None and end is not None
+            else ""
+        )
         finding = ctx.finding(
             LIMIT_RULE,
             "medium",
             f"{record.path} stops at an export limit ({counted})",
             f"The {record.format or 'export'} file {record.path} holds exactly {counted}, one of "
-            "the limits at which Microsoft's message trace exports stop. Events after the cut "
-            f"(after {end} in export order) are probably missing, so absence of evidence in "
-            "this data proves nothing. Export again over shorter time ranges or with narrower "
-            "filters until each file is under the limit.",
+            f"the limits at which Microsoft's message trace exports stop.{covered} Events beyond "
+            "the cut are probably missing, so the absence of something in this data proves "
+            "nothing. Export again over shorter time ranges or with narrower filters until "
+            "each file is under the limit.",
             {},
             last,
             extra=extra,

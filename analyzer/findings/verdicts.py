@@ -220,6 +220,13 @@ def threat_verdicts(ctx: Context) -> list[Finding]:
         if selected.empty:
             continue
         severity = _severity(rule, delivered[selected.index])
+        reached = int(delivered[selected.index].sum())
+        reached_text = (
+            f" {plural(reached, 'recipient')} had it delivered to the mailbox (some perhaps "
+            "moved to quarantine later)."
+            if reached and rule in ("malware-detected", "phish-detected")
+            else ""
+        )
         messages = selected["message_key"].nunique()
         senders = sorted(selected["sender_address"].dropna().str.lower().unique())
         sender_domains = sorted({s.rsplit("@", 1)[-1] for s in senders if "@" in s})
@@ -254,7 +261,9 @@ def threat_verdicts(ctx: Context) -> list[Finding]:
             severity,
             title,
             f"{plural(len(selected), 'recipient')} of {plural(messages, 'message')} from "
-            f"{plural(len(senders), 'sender')} ({listing(senders)}); final status: {outcome}. "
+            f"{plural(len(senders), 'sender')} ({listing(senders)}); final status: {outcome}."
+            + reached_text
+            + " "
             + advice,
             ctx.entities(
                 mailbox=[*senders, *selected["recipient_address"].str.lower().unique()],
