@@ -192,12 +192,40 @@ def test_redirect_to_outside_address_is_external_forwarding():
         "m1",
         related_recipient_address="alice.private@gmail.example",
     )
-    trace.add(20.2, "SEND", "ceo@fabrikam.com", "alice.private@gmail.example", "m1")
-    [finding] = of_rule(run(case_of(trace)), "external-forwarding")
+    trace.add(
+        20.2,
+        "SEND",
+        "ceo@fabrikam.com",
+        "alice.private@gmail.example",
+        "m1",
+        return_path="bounces+SRS=x1=fabrikam.com=ceo@contoso.com",
+    )
+    findings = run(case_of(trace))
+    [finding] = of_rule(findings, "external-forwarding")
     assert finding.title.startswith("Mail to alice@contoso.com is redirected to outside")
     assert "alice.private@gmail.example" in finding.title
     assert lines(finding) == {redirect}
     assert finding.evidence[0].detail == "redirected to alice.private@gmail.example"
+    # the relayed copy's rewritten sender is explained by the redirect: not a second finding
+    assert of_rule(findings, "sender-rewritten-relay") == []
+
+
+def test_redirect_rows_naming_the_new_address_first_are_read_the_same_way():
+    trace = Trace()
+    tenant_baseline(trace)
+    trace.add(20, "RECEIVE", "ceo@fabrikam.com", "alice@contoso.com", "m1")
+    redirect = trace.add(
+        20.1,
+        "REDIRECT",
+        "ceo@fabrikam.com",
+        "alice.private@gmail.example",
+        "m1",
+        related_recipient_address="alice@contoso.com",
+    )
+    [finding] = of_rule(run(case_of(trace)), "external-forwarding")
+    assert finding.entities["mailbox"] == ["alice.private@gmail.example", "alice@contoso.com"]
+    assert finding.title.startswith("Mail to alice@contoso.com is redirected to outside")
+    assert lines(finding) == {redirect}
 
 
 def test_redirect_to_internal_address_is_not_forwarding():
