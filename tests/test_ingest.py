@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 
 import analyzer.ingest as ingest_module
 from analyzer import __version__, formats, samples, schema
+from analyzer.case import MAX_LISTED_REJECTIONS
 from analyzer.errors import CaseError, InputError, OptionError
 from analyzer.ingest import (
     ingest_into_case,
@@ -215,6 +216,22 @@ def test_line_numbers_stay_exact_across_batches(tmp_path, monkeypatch, block_siz
 
     assert case.events.column("line").to_pylist() == expected_lines
     assert [r.line for r in case.inputs[0].rejected] == expected_rejections
+
+
+def test_every_rejected_row_is_counted_and_the_first_thousand_are_listed_in_order(tmp_path):
+    rows = [
+        extended_row(network_message_id=f"n{k}", **({"date_time_utc": "bad"} if k % 2 else {}))
+        for k in range(2600)
+    ]
+    path = write_export(tmp_path, "extended.csv", extended_csv(*rows))
+
+    ingest_into_case([path], tmp_path / "case")
+
+    [record] = open_case(tmp_path / "case").inputs
+    assert (record.rows_read, record.rows_ingested, record.rows_rejected) == (2600, 1300, 1300)
+    assert len(record.rejected) == MAX_LISTED_REJECTIONS == 1000
+    assert [r.line for r in record.rejected] == list(range(3, 2003, 2))
+    assert {r.reason for r in record.rejected} == {"unreadable date_time_utc value 'bad'"}
 
 
 def test_a_truncated_last_row_says_the_file_was_cut_off(tmp_path):
@@ -456,7 +473,7 @@ def test_inputs_are_never_modified_and_only_opened_for_reading(tmp_path, monkeyp
     real_open = builtins.open
 
     def spying_open(file, mode="r", *args, **kwargs):
-        if isinstance(file, str | Path) and Path(file).resolve().is_relative_to(inputs):
+        if isinstance(file, str | Path) and Path(file).resolve().is_relative_to(inputs.resolve()):
             modes.append(mode)
         return real_open(file, mode, *args, **kwargs)
 
