@@ -156,6 +156,22 @@ def test_forcing_an_encoding_overrides_detection(tmp_path):
     assert detect_encoding(path, "cp1252").how == "forced by --encoding"
 
 
+@pytest.mark.parametrize(
+    ("codec", "subject"),
+    [("cp1251", "Счёт на оплату"), ("cp932", "会議の議題"), ("cp1250", "Zażółć gęślą jaźń")],
+)
+def test_a_non_western_excel_export_is_read_right_with_its_encoding_forced(
+    tmp_path, codec, subject
+):
+    rows = [extended_row(network_message_id=f"n{k}", message_subject=subject) for k in range(20)]
+    path = write_export(tmp_path, "excel.csv", extended_csv(*rows), codec)
+
+    case = load_sources([path], IngestOptions(encoding=codec))
+
+    assert (case.inputs[0].encoding, case.inputs[0].rows_rejected) == (codec, 0)
+    assert set(subjects_of(case)) == {subject}
+
+
 def test_a_forced_encoding_still_skips_its_own_bom(tmp_path):
     path = write_export(tmp_path, "export.csv", subjects_export(), "utf-16-le", bom=True)
 
