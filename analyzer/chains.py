@@ -358,8 +358,8 @@ RECIPIENT_COLUMNS: tuple[Column, ...] = (
         "Delivered; events end in FAIL'. Conflicts are flagged, never resolved silently.",
     ),
     Column("event_count", pa.int64(), "Rows about this recipient (all exports)."),
-    Column("first_input_id", pa.string(), "input_id of the deciding row (evidence)."),
-    Column("first_line", pa.int64(), "line of the deciding row in that input (evidence)."),
+    Column("decided_input_id", pa.string(), "input_id of the deciding row (evidence)."),
+    Column("decided_line", pa.int64(), "line of the deciding row in that input (evidence)."),
 )
 RECIPIENT_SCHEMA = pa.schema([pa.field(c.name, c.type) for c in RECIPIENT_COLUMNS])
 
@@ -1063,8 +1063,8 @@ def build_chains(case: Case) -> Chains:
             "transport_rules": rules,
             "conflict": conflict,
             "event_count": pa.array(event_count, pa.int64()),
-            "first_input_id": _take(col("input_id"), decider),
-            "first_line": _take(col("line"), decider),
+            "decided_input_id": _take(col("input_id"), decider),
+            "decided_line": _take(col("line"), decider),
         },
         schema=RECIPIENT_SCHEMA,
     )
@@ -1385,8 +1385,8 @@ def _add_unseen_children(
     columns["deferral_seconds"] = pa.array(np.zeros(count))
     columns["event_count"] = pa.array(np.zeros(count, dtype=np.int64))
     columns["transport_rules"] = pa.array([[]] * count, pa.list_(pa.string()))
-    columns["first_input_id"] = _combined(sorted_events.column("input_id")).take(pa.array(rows))
-    columns["first_line"] = _combined(sorted_events.column("line")).take(pa.array(rows))
+    columns["decided_input_id"] = _combined(sorted_events.column("input_id")).take(pa.array(rows))
+    columns["decided_line"] = _combined(sorted_events.column("line")).take(pa.array(rows))
     parent_direction = _combined(base.column("direction"))
     columns["direction"] = _resolve_direction(
         np.zeros(count, dtype=np.int64),
@@ -2018,8 +2018,8 @@ def message_chain(chains: Chains, case: Case, message_key: str) -> dict[str, Any
                 },
                 "conflict": r["conflict"],
                 "evidence": {
-                    "input": paths.get(r["first_input_id"], r["first_input_id"]),
-                    "line": r["first_line"],
+                    "input": paths.get(r["decided_input_id"], r["decided_input_id"]),
+                    "line": r["decided_line"],
                 },
                 "events": by_recipient.get(key, []) if key or len(recipients) == 1 else [],
             }

@@ -115,7 +115,7 @@ def test_partial_failure_to_two_recipients():
     assert mark["status_code"] == "5.1.1"
     assert mark["smtp_reply"] == "550 5.1.1 RESOLVER.ADR.RecipNotFound; not found"
     assert "unknown recipient" in mark["status_meaning"]
-    assert (mark["first_input_id"], mark["first_line"]) == ("ext", 99)
+    assert (mark["decided_input_id"], mark["decided_line"]) == ("ext", 99)
     assert mark["duration_seconds"] == pytest.approx(0.4)
     assert mark["direction"] == "internal"
     assert chains.messages.to_pylist()[0]["statuses"] == "Delivered, Failed"
@@ -273,7 +273,7 @@ def test_quarantine_by_spam_verdict():
         "RU",
     )
     assert got["status_meaning"] == "held in quarantine by the spam filter (DI=SQ)"
-    assert got["first_line"] == 50  # the verdict row is the evidence
+    assert got["decided_line"] == 50  # the verdict row is the evidence
 
 
 def test_malware_and_transport_rules_are_read_from_custom_data():
@@ -525,7 +525,7 @@ def test_summary_only_rows_keep_their_own_status(reported, expected):
     bob = recipients_of(build_chains(make_case(rows)))["bob@contoso.com"]
     assert bob["final_status"] == expected
     assert bob["final_time"] is None
-    assert bob["first_input_id"] == "sum"
+    assert bob["decided_input_id"] == "sum"
 
 
 def test_events_logged_in_the_same_tick_follow_the_lifecycle_order():

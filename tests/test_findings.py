@@ -41,11 +41,11 @@ def custom(text: str) -> list[tuple[str, str]]:
 class Trace:
     """Builds an extended-report-like input row by row; every row gets the next line."""
 
-    def __init__(self, path: str = EXTENDED, input_id: str = INPUT_ID, first_line: int = 2):
+    def __init__(self, path: str = EXTENDED, input_id: str = INPUT_ID, decided_line: int = 2):
         self.path = path
         self.input_id = input_id
         self.rows: list[dict] = []
-        self.line = first_line
+        self.line = decided_line
 
     def add(
         self,

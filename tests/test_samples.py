@@ -152,21 +152,21 @@ def test_every_message_has_its_own_ids():
 
 
 def test_headers_are_exactly_those_of_the_real_exports():
-    first_line = {
+    decided_line = {
         s.name: text_of(s.name).split("\n", 1)[0].rstrip("\r") for s in samples.SAMPLE_FILES
     }
-    assert first_line["extended_utf16le_bom.csv"] == ",".join(
+    assert decided_line["extended_utf16le_bom.csv"] == ",".join(
         f'"{c}"' for c in samples.EXTENDED_COLUMNS
     )
-    assert first_line["enhanced_summary_utf16le_nobom.csv"].startswith(
+    assert decided_line["enhanced_summary_utf16le_nobom.csv"].startswith(
         '"origin_timestamp_utc","sender_address","recipient_status"'
     )
-    assert first_line["summary_utf8_bom.csv"] == (
+    assert decided_line["summary_utf8_bom.csv"] == (
         "Date (UTC),Sender,Recipient,Subject,Status,Message ID,Message trace ID,From IP,To IP,Size"
     )
-    assert first_line["get_messagetrace_utf8_bom.csv"] == samples.TRACE_TYPE_LINE
-    assert first_line["get_messagetrace_detail_utf8.csv"].startswith('"Organization","MessageId"')
-    assert first_line["MSGTRK2026111608-1.LOG"] == "#Software: Microsoft Exchange Server"
+    assert decided_line["get_messagetrace_utf8_bom.csv"] == samples.TRACE_TYPE_LINE
+    assert decided_line["get_messagetrace_detail_utf8.csv"].startswith('"Organization","MessageId"')
+    assert decided_line["MSGTRK2026111608-1.LOG"] == "#Software: Microsoft Exchange Server"
 
 
 def test_extended_rows_carry_several_recipients_and_seven_digit_times(extended):

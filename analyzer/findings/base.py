@@ -312,7 +312,7 @@ class Context:
 
     def recipient_evidence_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Evidence candidates from recipients rows: the row that decided each recipient's
-        final status (``first_input_id``/``first_line``), at its time: the final time, or the
+        final status (``decided_input_id``/``decided_line``), at its time: the final time, or the
         receive time for summary-type rows, which have no time of their own."""
         time_ns = frame.get("first_time_ns")
         if "final_time_ns" in frame:
@@ -324,8 +324,8 @@ class Context:
                 "message_key": frame.get("message_key"),
                 "recipient_address": frame.get("recipient_address"),
                 "time_ns": time_ns,
-                "input_id": frame.get("first_input_id"),
-                "line": frame.get("first_line"),
+                "input_id": frame.get("decided_input_id"),
+                "line": frame.get("decided_line"),
             }
         )
 

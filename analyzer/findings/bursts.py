@@ -36,8 +36,8 @@ _COLUMNS = (
     "message_subject",
     "first_time",
     "final_time",
-    "first_input_id",
-    "first_line",
+    "decided_input_id",
+    "decided_line",
 )
 
 

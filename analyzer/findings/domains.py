@@ -225,8 +225,8 @@ def _domain_rows(ctx: Context, domain: str) -> pd.DataFrame:
             "recipient_address",
             "first_time",
             "final_time",
-            "first_input_id",
-            "first_line",
+            "decided_input_id",
+            "decided_line",
         ),
     )
     return frame
@@ -331,12 +331,12 @@ def first_seen_domains(ctx: Context) -> list[Finding]:
             "recipient_address",
             "first_time",
             "final_time",
-            "first_input_id",
-            "first_line",
+            "decided_input_id",
+            "decided_line",
         ),
     )
     frame["domain"] = domain_of(pa.array(frame["sender_address"], pa.string())).to_pandas()
-    frame = frame.sort_values(["domain", "first_time_ns", "first_line"], kind="stable")
+    frame = frame.sort_values(["domain", "first_time_ns", "decided_line"], kind="stable")
     firsts = frame.drop_duplicates("domain")
     evidence = ctx.recipient_evidence_frame(firsts)
     evidence["detail"] = "first message from " + firsts["domain"]

@@ -57,8 +57,8 @@ def _inbox_rule_forwards(ctx: Context) -> list[Finding]:
             "network_message_id",
             "message_id",
             "first_time",
-            "first_input_id",
-            "first_line",
+            "decided_input_id",
+            "decided_line",
         ),
     )
     recipients["domain"] = domain_series(recipients["recipient_address"])

@@ -39,8 +39,8 @@ _COLUMNS = (
     "di",
     "malware_name",
     "first_time",
-    "first_input_id",
-    "first_line",
+    "decided_input_id",
+    "decided_line",
 )
 
 
