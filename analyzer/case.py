@@ -44,6 +44,7 @@ class InputRecord:
     input_id: str
     format: str | None = None
     encoding: str | None = None
+    encoding_detected_by: str | None = None  # how: byte order mark, NUL pattern, chardet, ...
     bom: bool = False
     rows_read: int = 0
     rows_ingested: int = 0
@@ -54,6 +55,9 @@ class InputRecord:
     first_event: str | None = None  # ISO 8601 UTC, e.g. 2022-09-19T15:02:29.3390000Z
     last_event: str | None = None
     error: str | None = None  # set when the whole file was rejected
+    # "1,000 messages" / "20,000 rows" when the file stops exactly at an export limit of its
+    # format: it was probably cut off by the service
+    export_limit: str | None = None
     status: str = "ingested"  # ingested | already_in_case | rejected
 
     def to_json(self) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from analyzer import __version__
+from analyzer.case import MAX_LISTED_REJECTIONS
 from analyzer.errors import AnalyzerError
 from analyzer.progress import Progress, terminal_progress
 
@@ -115,14 +116,18 @@ def _report_problems(inputs) -> None:
             continue
         if record.rows_rejected:
             click.echo(
-                f"msgtrace: {record.path}: {record.rows_rejected} row(s) rejected",
+                f"msgtrace: {record.path}: {record.rows_rejected:,} row(s) rejected",
                 err=True,
             )
             for row in record.rejected[:5]:
                 where = f"line {row.line}" if row.line else "?"
                 click.echo(f"  {where}: {row.reason}", err=True)
             if record.rows_rejected > 5:
-                click.echo("  (all are listed in the case manifest and report)", err=True)
+                click.echo(
+                    "  (the case manifest and the report list the first "
+                    f"{min(record.rows_rejected, MAX_LISTED_REJECTIONS):,} with their reasons)",
+                    err=True,
+                )
         for warning in record.warnings:
             click.echo(f"msgtrace: {record.path}: warning: {warning}", err=True)
 
@@ -178,6 +183,7 @@ def _inspect_json(record) -> dict[str, Any]:
         "format": record.format,
         "encoding": record.encoding,
         "bom": record.bom,
+        "encoding_detected_by": record.encoding_detected_by,
         "rows": record.rows_read,
         "rows_rejected": record.rows_rejected,
         "first_event": record.first_event,
@@ -195,7 +201,8 @@ def _inspect_text(record) -> str:
     lines = [
         record.path,
         f"  format:   {record.format}",
-        f"  encoding: {record.encoding}{' (with BOM)' if record.bom else ' (no BOM)'}",
+        f"  encoding: {record.encoding}{' (with BOM)' if record.bom else ' (no BOM)'}, "
+        f"by {record.encoding_detected_by}",
         f"  rows:     {record.rows_read:,}"
         + (f" ({record.rows_rejected:,} rejected)" if record.rows_rejected else ""),
         f"  events:   {record.first_event or '-'} .. {record.last_event or '-'} (UTC)",
@@ -241,9 +248,9 @@ def ingest(paths: tuple[Path, ...], case_dir: Path, strict: bool, **kwargs: Any)
                 f"{record.rows_read:,} rows read, {record.rows_ingested:,} ingested, "
                 f"{record.rows_duplicate:,} duplicate, {record.rows_rejected:,} rejected"
             )
-    click.echo(f"case {case_dir}: {result.events:,} events from {len(result.inputs)} input(s)")
     if not any(r.status != "rejected" for r in added) and added:
         raise click.ClickException("nothing could be loaded (see the messages above)")
+    click.echo(f"case {case_dir}: {result.events:,} events from {len(result.inputs)} input(s)")
     if strict and any(r.rows_rejected or r.error for r in added):
         sys.exit(1)
 
@@ -257,7 +264,8 @@ def formats() -> None:
     from analyzer.formats import REGISTRY
 
     for spec in REGISTRY:
-        click.echo(f"{spec.name:36} {spec.title}")
+        signature = ", ".join(spec.columns[c][0] for c in spec.signature)
+        click.echo(f"{spec.name}\n  {spec.title}\n  identified by: {signature}")
 
 
 # Commands of the later stages (chain, search, findings, report) follow below, each a thin

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import codecs
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,6 +99,12 @@ def _canonical_codec_name(name: str) -> str:
     return codec.replace("_", "-")
 
 
+def _forced_codec_name(name: str) -> str:
+    """The codec a user asked for, taken at its word (latin-1 stays latin-1)."""
+    codec = codecs.lookup(name).name
+    return {"utf-8-sig": "utf-8", "ascii": "utf-8"}.get(codec, codec.replace("_", "-"))
+
+
 def _utf16_by_nul_pattern(head: bytes) -> str | None:
     """utf-16-le / utf-16-be when the NUL bytes sit on odd / even positions, else None."""
     sample = head[: 4096 - (len(head[:4096]) % 2)]
@@ -141,6 +148,20 @@ def _utf8_damage(head: bytes, windows: list[bytes]) -> tuple[int, int]:
     return characters, invalid
 
 
+def _reads_as_western(sample: bytes) -> bool:
+    """Whether the sample read as cp1252 looks like Western text.
+
+    Western languages put one or two accented letters between plain ones (café, Grüße);
+    Cyrillic, Greek or CJK bytes read as cp1252 give long runs of accented letters.
+    """
+    text = sample.decode("cp1252", errors="replace")
+    accented = sum(1 for ch in text if ch > "\x7f")
+    if not accented:
+        return True
+    in_long_runs = sum(len(run) for run in re.findall(r"[^\x00-\x7f]{3,}", text))
+    return in_long_runs <= 0.2 * accented
+
+
 def detect_encoding(path: Path, forced: str | None = None) -> Encoding:
     """Detect the encoding of ``path`` from a bounded sample (or validate a forced one).
 
@@ -156,11 +177,13 @@ def detect_encoding(path: Path, forced: str | None = None) -> Encoding:
             break
     if forced:
         try:
-            name = _canonical_codec_name(forced)
+            name = _forced_codec_name(forced)
         except LookupError:
             raise OptionError(
                 f"unknown encoding {forced!r} (try utf-8, utf-16-le, cp1252)"
             ) from None
+        if name in ("utf-16", "utf-32"):  # byte order not said: the BOM says it, else LE
+            name = bom_name if bom_name and bom_name.startswith(name) else f"{name}-le"
         try:
             # base64, rot13, zlib, idna, undefined ... are codecs, but cannot read a text file
             if not codecs.lookup(name)._is_text_encoding:
@@ -202,7 +225,16 @@ def detect_encoding(path: Path, forced: str | None = None) -> Encoding:
                 return Encoding(codec, False, 0, f"chardet ({confidence:.2f} confidence)")
         except LookupError:
             pass
-    return Encoding("cp1252", False, 0, "fallback (not UTF-8; chardet undecided)")
+    if _reads_as_western(sample):
+        return Encoding("cp1252", False, 0, "cp1252: not UTF-8, accents read as Western text")
+    try:
+        suggested = _canonical_codec_name(name) if name else None
+    except LookupError:
+        suggested = None
+    # Not sure: cp1252 is what Excel writes on Western Windows; ingest warns that it is a guess
+    # (chardet's confidence on a few words of text is near zero, whatever it names).
+    hint = f"; chardet's best guess {suggested} at {confidence:.2f}" if suggested else ""
+    return Encoding("cp1252", False, 0, f"fallback (not UTF-8{hint})")
 
 
 class _ErrorRecorder:

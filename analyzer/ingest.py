@@ -20,6 +20,7 @@ import itertools
 import json
 import os
 import re
+import shutil
 import threading
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -54,6 +55,18 @@ from analyzer.timestamps import check_time_zone, day_order, iso_utc
 EXPORT_SUFFIXES = {".csv", ".log", ".txt", ".json", ".ndjson", ".jsonl", ".tsv"}
 BLOCK_SIZE = 8 * 1024 * 1024  # bytes of UTF-8 per CSV batch
 JSON_BATCH = 50_000
+#: Rows held while no date in a locale-dated file says day-first or month-first (beyond this,
+#: month-first is assumed with a warning, so memory stays bounded; summary exports stop at
+#: 100,000 rows, so a real one is always decided on all its dates).
+MAX_UNDECIDED_ROWS = 250_000
+AMBIGUOUS_DATES = (
+    "dates such as 03/04/2026 are ambiguous in this file (no day above 12); read month-first. "
+    "Pass --dayfirst if the export was day-first."
+)
+MIXED_DATES = (
+    "dates mix day-first and month-first values; read month-first. Pass --dayfirst or "
+    "--monthfirst to choose."
+)
 NORMALIZE_THREADS = 2
 
 
@@ -255,6 +268,7 @@ class FileReadState:
     blank_lines: int = 0
     comment_lines: int = 0
     decode_error_offsets: list[int] = field(default_factory=list)
+    message_ids: set[str] = field(default_factory=set)  # to compare with message limits
 
 
 def _start_lines(numbers: np.ndarray, breaks: np.ndarray, state: dict) -> np.ndarray:
@@ -669,6 +683,12 @@ def read_input(
     try:
         if not path.exists():
             raise InputError(str(path), "no such file or folder.")
+        if path.is_dir() and is_case_folder(path):
+            raise InputError(
+                str(path),
+                "is a msgtrace case folder, not an export: every command reads it as it is. "
+                "To combine cases, ingest their original exports into one case.",
+            )
         if path.is_dir():
             raise InputError(str(path), "is a folder with no export files in it.")
         record.size = path.stat().st_size
@@ -677,6 +697,12 @@ def read_input(
             raise InputError(str(path), "is empty (0 bytes). Download the export again.")
         encoding = detect_encoding(path, options.encoding)
         record.encoding, record.bom = encoding.name, encoding.bom
+        record.encoding_detected_by = encoding.how
+        if encoding.how.startswith("fallback"):
+            record.warnings.append(
+                f"the encoding was guessed ({encoding.how}): if accents or non-Latin text look "
+                "wrong, re-run with --encoding (e.g. cp1251, cp932, cp1250)"
+            )
         layout = read_layout(path, encoding, options.format)
         state = FileReadState()
         if progress:
@@ -719,10 +745,16 @@ def read_input(
             )
         if state.blank_lines:
             record.warnings.append(f"{state.blank_lines} blank line(s) skipped")
+        messages = len(state.message_ids)
         if record.rows_read in layout.spec.limits:
+            record.export_limit = f"{record.rows_read:,} rows"
+        elif messages in layout.spec.message_limits:
+            record.export_limit = f"{messages:,} messages"
+        if record.export_limit:
             record.warnings.append(
-                f"exactly {record.rows_read:,} rows, a known export limit: the export was "
-                "probably cut off. Export smaller time ranges and ingest them all."
+                f"exactly {record.export_limit}, a known export limit of {layout.spec.name} "
+                "reports: the export was probably cut off. Export smaller time ranges and "
+                "ingest them all."
             )
         if record.rows_read == 0:
             record.warnings.append("no data rows (only a header)")
@@ -755,7 +787,7 @@ def _normalize_all(
     )
     time_position = next((p for p, c in layout.header_map.items() if c == "event_time"), None)
     decided = options.dayfirst is not None
-    waiting: list[RawBatch] = []
+    waiting: list[tuple[RawBatch, bool]] = []
     evidence = {"day_first": False, "month_first": False}
     first_time = last_time = None
 
@@ -789,6 +821,9 @@ def _normalize_all(
         events = batch.events
         if events.num_rows == 0:
             return
+        if layout.spec.message_limits:
+            ids = pc.coalesce(events.column("network_message_id"), events.column("message_id"))
+            state.message_ids.update(pc.unique(ids).drop_null().to_pylist())
         # the time range the file covers counts its duplicates too
         low, high = pc.min_max(events.column("event_time")).values()
         first_time = low.value if first_time is None else min(first_time, low.value)
@@ -810,39 +845,35 @@ def _normalize_all(
             events = events.filter(pa.array(~duplicate))
         sink.write("events", events)
 
+    def decide(dayfirst: bool, warning: str | None) -> None:
+        nonlocal decided
+        decided = True
+        context.dayfirst = dayfirst
+        if warning:
+            record.warnings.append(warning)
+        for held, held_errors in waiting:
+            emit(held, held_errors)
+        waiting.clear()
+
     for raw, decode_errors in raw_batches:
         if not decided and time_position is not None:
             order = day_order(raw.table.column(time_position).combine_chunks())
             if order.locale_values:
                 evidence["day_first"] |= order.day_first
                 evidence["month_first"] |= order.month_first
+                waiting.append((raw, decode_errors))
                 if evidence["day_first"] != evidence["month_first"]:
-                    decided = True
-                    context.dayfirst = evidence["day_first"]
-                else:
-                    waiting.append(raw)
-                    continue
-            elif not waiting:
-                emit(raw, decode_errors)
+                    decide(evidence["day_first"], None)
+                elif evidence["day_first"]:  # both: no later value can settle it
+                    decide(False, MIXED_DATES)
+                elif sum(held.table.num_rows for held, _ in waiting) >= MAX_UNDECIDED_ROWS:
+                    decide(False, AMBIGUOUS_DATES)
                 continue
-        for held in waiting:
-            emit(held, decode_errors)
-        waiting.clear()
+        if waiting:
+            decide(False, AMBIGUOUS_DATES)
         emit(raw, decode_errors)
     if waiting:
-        if evidence["day_first"] and evidence["month_first"]:
-            record.warnings.append(
-                "dates mix day-first and month-first values; read month-first. Pass "
-                "--dayfirst or --monthfirst to choose."
-            )
-        else:
-            record.warnings.append(
-                "dates such as 03/04/2026 are ambiguous in this file (no day above 12); read "
-                "month-first. Pass --dayfirst if the export was day-first."
-            )
-        context.dayfirst = False
-        for held in waiting:
-            emit(held, bool(state.decode_error_offsets))
+        decide(False, AMBIGUOUS_DATES)
     try:
         while in_flight:
             merge(in_flight.popleft().result())
@@ -1030,10 +1061,16 @@ def ingest_into_case(
         raise CaseError(
             f"{folder} exists and is not a msgtrace case folder; choose a new folder name."
         )
+    created = not folder.exists()
+    new_case = not is_case_folder(folder)
     folder.mkdir(parents=True, exist_ok=True)
     # only the keys of the events already in the case are needed, to merge duplicates
-    case = open_case(folder, columns=["event_key"]) if is_case_folder(folder) else Case.empty()
+    case = Case.empty() if new_case else open_case(folder, columns=["event_key"])
     added = _ingest(paths, case, folder, options, progress)
+    if new_case and not case.inputs:  # nothing loaded: leave no empty case behind
+        if created:
+            shutil.rmtree(folder)
+        return IngestResult(folder, [], added, 0)
     _write_manifest(folder, case)
     events = sum(
         pq.read_metadata(folder / "events" / f"{r.input_id}.parquet").num_rows

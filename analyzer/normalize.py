@@ -83,6 +83,12 @@ def _position_in_list(lengths: np.ndarray) -> np.ndarray:
     return np.arange(int(lengths.sum())) - np.repeat(starts, lengths)
 
 
+def _tidy_list(text: pa.Array) -> pa.Array:
+    """Drop empty items of a ``;`` list (``a@x;`` or ``;;``): they name no recipient."""
+    text = pc.replace_substring_regex(text, r";(\s*;)+", ";")
+    return pc.replace_substring_regex(text, r"^\s*;|;\s*$", "")
+
+
 def _split_recipients(
     columns: dict[str, pa.Array], n: int
 ) -> tuple[dict[str, pa.Array], np.ndarray]:
@@ -97,7 +103,7 @@ def _split_recipients(
         or not pc.any(pc.fill_null(pc.match_substring(recipients, ";"), False)).as_py()
     ):
         return columns, np.arange(n)
-    address_lists = pc.split_pattern(pc.fill_null(recipients, ""), ";")
+    address_lists = pc.split_pattern(_tidy_list(pc.fill_null(recipients, "")), ";")
     parent = pc.list_parent_indices(address_lists).to_numpy()
     counts = pc.list_value_length(address_lists).to_numpy()
     position = _position_in_list(counts)
@@ -106,7 +112,7 @@ def _split_recipients(
     exploded["recipient_address"] = addresses
     status = columns.get("recipient_status")
     if status is not None:
-        text = pc.fill_null(status, "")
+        text = _tidy_list(pc.fill_null(status, ""))
         marked = pc.if_else(
             pc.match_substring_regex(text, RECIPIENT_TYPES),
             pc.replace_substring(text, ";", UNIT_SEPARATOR),
@@ -134,7 +140,7 @@ def _split_recipients(
 
 def _split_recipient_events(columns: dict[str, pa.Array], n: int):
     """Enhanced summary: ``a@x##Receive, Deliver;b@y##Receive, Fail`` -> one row per event."""
-    text = pc.fill_null(columns.get("recipient_status", pa.nulls(n, pa.string())), "")
+    text = _tidy_list(pc.fill_null(columns.get("recipient_status", pa.nulls(n, pa.string())), ""))
     recipients = pc.split_pattern(text, ";")
     recipient_parent = pc.list_parent_indices(recipients).to_numpy()
     flat = pc.list_flatten(recipients)

@@ -53,7 +53,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from markupsafe import Markup
 
-from analyzer import __version__, formats
+from analyzer import __version__
 from analyzer.case import Case
 from analyzer.chains import DIRECTIONS, FINAL_STATUSES, Chains, build_chains, resolve_message
 from analyzer.errors import AnalyzerError, OptionError
@@ -1445,12 +1445,11 @@ def _coverage_overlaps(spans: list[Span]) -> tuple[str, ...]:
 def _truncation_warnings(case: Case) -> tuple[str, ...]:
     warnings = []
     for number, record in enumerate(case.inputs, start=1):
-        spec = formats.BY_NAME.get(record.format or "")
-        if spec is not None and record.rows_read and record.rows_read in spec.limits:
+        if record.export_limit:
             warnings.append(
-                f"Input {number} ({record.path}) has exactly {record.rows_read:,} rows, an "
-                f"export limit of {spec.name} reports: it is probably truncated. Export the "
-                "rest of the time range separately."
+                f"Input {number} ({record.path}) holds exactly {record.export_limit}, an "
+                f"export limit of {record.format} reports: it is probably truncated. Export "
+                "the rest of the time range separately."
             )
     return tuple(warnings)
 

@@ -20,6 +20,7 @@ INSPECT_FIELDS = {
     "format",
     "encoding",
     "bom",
+    "encoding_detected_by",
     "rows",
     "rows_rejected",
     "first_event",
@@ -61,7 +62,16 @@ def test_inspect_prints_what_each_file_is_with_utc_times():
     lines = result.stdout.splitlines()
     assert lines[0] == str(SAMPLES / "extended_utf16le_bom.csv")
     assert lines[1].split() == ["format:", "extended"]
-    assert lines[2].split() == ["encoding:", "utf-16-le", "(with", "BOM)"]
+    assert lines[2].split() == [
+        "encoding:",
+        "utf-16-le",
+        "(with",
+        "BOM),",
+        "by",
+        "byte",
+        "order",
+        "mark",
+    ]
     assert lines[3].split()[0] == "rows:"
     assert lines[4].startswith("  events:") and lines[4].endswith("Z (UTC)")
 
@@ -106,7 +116,7 @@ def test_inspect_warns_when_rows_stop_at_an_export_limit(tmp_path):
 
     assert result.exit_code == 0
     assert "rows:     1,000" in result.stdout
-    assert "warning:  exactly 1,000 rows, a known export limit" in result.stdout
+    assert "warning:  exactly 1,000 messages, a known export limit" in result.stdout
 
 
 def test_inspect_of_a_mixed_folder_lists_every_file_and_exits_0(tmp_path):
@@ -213,8 +223,11 @@ def test_formats_lists_every_format_by_name():
     result = run("formats")
 
     assert result.exit_code == 0
-    names = [line.split()[0] for line in result.stdout.splitlines() if line.strip()]
+    names = [line for line in result.stdout.splitlines() if line and not line.startswith(" ")]
     assert names == [spec.name for spec in formats.REGISTRY]
+    assert "  identified by: date_time_utc, event_id, recipient_address, sender_address" in (
+        result.stdout.splitlines()
+    )
 
 
 # ---------------------------------------------------------------- no traceback, ever
@@ -321,3 +334,24 @@ def test_no_traceback_from_the_real_command_line(tmp_path):
     assert "Traceback" not in process.stdout + process.stderr
     assert "Error: nothing could be loaded" in process.stderr
     assert "binary.csv: looks like a binary file" in process.stderr
+
+
+def test_nothing_loadable_leaves_no_empty_case_behind(tmp_path):
+    empty = write_export(tmp_path, "empty.csv", b"")
+    case = tmp_path / "case"
+
+    result = run("ingest", empty, "--case", case)
+
+    assert result.exit_code == 1
+    assert "nothing could be loaded" in result.output
+    assert not case.exists()
+
+
+def test_a_case_folder_given_to_ingest_is_named_for_what_it_is(tmp_path):
+    first = tmp_path / "first"
+    assert run("ingest", SAMPLES / "summary_utf8_bom.csv", "--case", first).exit_code == 0
+
+    result = run("ingest", first, "--case", tmp_path / "second")
+
+    assert result.exit_code == 1
+    assert f"{first}: is a msgtrace case folder, not an export" in result.output

@@ -172,6 +172,29 @@ def test_a_non_western_excel_export_is_read_right_with_its_encoding_forced(
     assert set(subjects_of(case)) == {subject}
 
 
+def test_a_guessed_encoding_is_said_to_be_a_guess(tmp_path):
+    # chardet is unsure of short Cyrillic cp1251 text; the cp1252 fallback must say so
+    rows = [extended_row(network_message_id=f"n{k}", message_subject="Счёт") for k in range(3)]
+    path = write_export(tmp_path, "excel.csv", extended_csv(*rows), "cp1251")
+
+    [record] = inspect_files([path])
+
+    assert record.encoding == "cp1252"
+    assert record.encoding_detected_by.startswith("fallback (not UTF-8")
+    assert any("re-run with --encoding" in w for w in record.warnings)
+
+
+def test_a_forced_latin1_is_taken_at_its_word(tmp_path):
+    path = write_export(
+        tmp_path, "x.csv", extended_csv(extended_row(message_subject="Grüße")), "latin-1"
+    )
+
+    case = load_sources([path], IngestOptions(encoding="latin-1"))
+
+    assert case.inputs[0].encoding == "iso8859-1"
+    assert subjects_of(case) == ["Grüße"]
+
+
 def test_a_forced_encoding_still_skips_its_own_bom(tmp_path):
     path = write_export(tmp_path, "export.csv", subjects_export(), "utf-16-le", bom=True)
 

@@ -575,21 +575,47 @@ def test_inspect_reports_format_encoding_rows_and_times_without_writing(tmp_path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["extended.csv"]
 
 
-@pytest.mark.parametrize(("rows", "warned"), [(999, False), (1000, True), (1001, False)])
-def test_a_row_count_at_an_export_limit_warns_of_truncation(tmp_path, rows, warned):
-    text = extended_csv(*[extended_row(network_message_id=f"n{k}") for k in range(rows)])
-    path = write_export(tmp_path, "extended.csv", text)
+@pytest.mark.parametrize(
+    ("messages", "rows_per_message", "warned"),
+    [(999, 1, None), (1000, 1, "1,000 messages"), (1001, 1, None), (500, 2, None)],
+)
+def test_an_extended_report_of_exactly_1000_messages_warns_of_truncation(
+    tmp_path, messages, rows_per_message, warned
+):
+    # the extended report stops at 1,000 messages, however many rows they take
+    rows = [
+        extended_row(network_message_id=f"n{k}", event_id=event)
+        for k in range(messages)
+        for event in ["RECEIVE", "DELIVER"][:rows_per_message]
+    ]
+    path = write_export(tmp_path, "extended.csv", extended_csv(*rows))
 
     [record] = inspect_files([path])
 
     limit_warnings = [w for w in record.warnings if "export limit" in w]
+    assert record.export_limit == warned
     if warned:
         assert limit_warnings == [
-            "exactly 1,000 rows, a known export limit: the export was probably cut off. "
-            "Export smaller time ranges and ingest them all."
+            f"exactly {warned}, a known export limit of extended reports: the export was "
+            "probably cut off. Export smaller time ranges and ingest them all."
         ]
     else:
         assert limit_warnings == []
+
+
+@pytest.mark.parametrize(("rows", "warned"), [(4999, False), (5000, True)])
+def test_a_powershell_export_of_exactly_5000_rows_warns_of_truncation(tmp_path, rows, warned):
+    header = "Received,SenderAddress,RecipientAddress,Subject,Status,MessageTraceId"
+    lines = [header] + [
+        f"2026-11-16T08:00:00Z,a@fabrikam.com,u{k}@contoso.com,s,Delivered,t{k}"
+        for k in range(rows)
+    ]
+    path = write_export(tmp_path, "trace.csv", "\r\n".join(lines) + "\r\n")
+
+    [record] = inspect_files([path])
+
+    assert record.format == "get_messagetrace"
+    assert record.export_limit == ("5,000 rows" if warned else None)
 
 
 # ---------------------------------------------------------------- round trip (hypothesis)

@@ -327,3 +327,22 @@ def test_the_same_event_has_the_same_key_whatever_file_or_line_it_came_from(tmp_
     assert keys_second[1] == keys_first[0]  # same event, other file and line
     assert keys_second[0] not in keys_first  # one column differs
     assert all(len(k) == 16 for k in keys_first)
+
+
+def test_empty_items_of_recipient_lists_make_no_phantom_rows(tmp_path):
+    text = extended_csv(
+        extended_row(recipient_address="a@contoso.com;", recipient_status="To;"),
+        extended_row(
+            recipient_address="b@contoso.com;;c@contoso.com",
+            recipient_status="To;;Cc",
+            network_message_id="n2",
+        ),
+    )
+    case = load_sources([write_export(tmp_path, "x.csv", text)])
+
+    rows = case.events.select(["recipient_address", "recipient_status"]).to_pylist()
+    assert rows == [
+        {"recipient_address": "a@contoso.com", "recipient_status": "To"},
+        {"recipient_address": "b@contoso.com", "recipient_status": "To"},
+        {"recipient_address": "c@contoso.com", "recipient_status": "Cc"},
+    ]

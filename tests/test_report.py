@@ -241,14 +241,14 @@ def test_evidence_lists_every_input_with_fingerprint_counts_and_coverage(story_c
 
 def test_probably_truncated_input_is_flagged(story_case):
     case, chains, findings = story_case
-    cut = replace(case.inputs[1], rows_read=1_000)
+    cut = replace(case.inputs[1], rows_read=1_000, export_limit="1,000 messages")
     case = replace(case, inputs=[case.inputs[0], cut, case.inputs[2]])
     html = render_report(
         build_report_context(case, chains, findings, ReportOptions(generated_at=GENERATED_AT))
     )
     visible = " ".join(parse(html).text)
     assert "Probably truncated exports" in visible
-    assert f"Input 2 ({cut.path}) has exactly 1,000 rows" in visible
+    assert f"Input 2 ({cut.path}) holds exactly 1,000 messages" in visible
 
 
 def test_overview_counts_and_volume_chart(full_html):

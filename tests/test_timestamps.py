@@ -164,6 +164,25 @@ def test_a_day_above_12_in_a_later_batch_decides_for_the_ambiguous_rows_before_i
     assert case.events.column("line").to_pylist() == list(range(2, 403))
 
 
+def test_ambiguous_dates_are_held_only_up_to_a_bound(tmp_path, monkeypatch):
+    ambiguous = [f"03/04/2022 10:{k % 60:02d}:00" for k in range(400)]
+    text = SUMMARY_HEADER + summary_rows([*ambiguous, "25/04/2022 10:00:00"])
+    path = write_export(tmp_path, "summary.csv", text)
+    monkeypatch.setattr(ingest_module, "BLOCK_SIZE", 2048)
+    monkeypatch.setattr(ingest_module, "MAX_UNDECIDED_ROWS", 100)
+
+    case = load_sources([path])
+
+    # past the bound, month-first is assumed and said; the late day-first value is then a
+    # month 25, rejected with its line, and --dayfirst is the way out
+    record = case.inputs[0]
+    assert record.warnings == [ingest_module.AMBIGUOUS_DATES]
+    assert [(r.line, r.reason) for r in record.rejected] == [
+        (402, "unreadable Date (UTC) value '25/04/2022 10:00:00'")
+    ]
+    assert case.events.column("event_time").to_pylist()[0] == utc("2022-03-04 10:00")
+
+
 def test_a_month_above_12_decides_month_first(tmp_path):
     text = SUMMARY_HEADER + summary_rows(["03/04/2022 10:00:00 AM", "04/25/2022 1:00:00 PM"])
     path = write_export(tmp_path, "summary.csv", text)

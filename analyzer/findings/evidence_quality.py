@@ -1,6 +1,6 @@
 """Evidence quality: what the inputs themselves say about how complete the data is.
 
-- An export that stops exactly at one of the service's limits (``EXPORT_LIMITS``: rows, or
+- An export that stops exactly at one of its format's limits (``InputRecord.export_limit``: rows, or
   messages for the extended report) was probably cut off: events after the cut are missing.
 - A stretch of time between inputs that no input covers (from each input's first and last
   event) is a blind spot.
@@ -26,8 +26,6 @@ from analyzer.findings.base import (
     plural,
 )
 from analyzer.findings.model import Evidence, Finding
-from analyzer.formats import BY_NAME as FORMATS
-from analyzer.formats.definitions import EXPORT_LIMITS
 
 LIMIT_RULE = "export-limit"
 GAP_RULE = "coverage-gap"
@@ -77,31 +75,17 @@ def _input_rows(ctx: Context, input_id: str) -> InputRows:
     return InputRows(positions.astype(np.int64), lines.astype(np.int64))
 
 
-def _message_count(ctx: Context, rows: InputRows) -> int:
-    """Distinct messages (chains' message keys) among the rows."""
-    if len(rows.positions) == 0:
-        return 0
-    keys = ctx.events["message_key"].take(pa.array(rows.positions))
-    return int(pc.count_distinct(keys).as_py())
-
-
 def export_limits(ctx: Context) -> list[Finding]:
-    """Inputs whose row or message count is exactly an export limit (probably truncated)."""
+    """Inputs whose row or message count is exactly an export limit (probably truncated).
+
+    Ingest decides it (``InputRecord.export_limit``) from the limits of the file's format.
+    """
     findings = []
     for record in _loaded(ctx):
-        spec = FORMATS.get(record.format or "")
-        limits = set(spec.limits if spec and spec.limits else EXPORT_LIMITS)
-        rows = _input_rows(ctx, record.input_id)
-        messages = _message_count(ctx, rows)
-        warned = [w for w in record.warnings if "limit" in w.lower() or "truncat" in w.lower()]
-        if record.rows_read in limits:
-            counted = f"{record.rows_read:,} rows"
-        elif messages in limits:
-            counted = f"{messages:,} messages"
-        elif warned:
-            counted = warned[0]
-        else:
+        counted = record.export_limit
+        if not counted:
             continue
+        rows = _input_rows(ctx, record.input_id)
         if len(rows.lines):
             last = rows.pick(
                 ctx, int(np.argmax(rows.lines)), record.input_id, "last row of the export"

@@ -53,6 +53,8 @@ class ExportFormat:
         status_rules: for formats that say what happened in several columns (Defender):
             ordered (column, substring, reported_status) rules; the first that matches wins.
         limits: row counts at which this export is cut off by the service.
+        message_limits: message counts at which it is cut off (the extended report stops
+            at 1,000 messages, whatever their number of rows).
         preamble: regular expression of lines that may precede the header (``#TYPE``).
     """
 
@@ -67,6 +69,7 @@ class ExportFormat:
     values: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     status_rules: tuple[tuple[str, str, str], ...] = ()
     limits: tuple[int, ...] = ()
+    message_limits: tuple[int, ...] = ()
     preamble: str | None = None
 
     def header_map(self, headers: list[str]) -> dict[int, str]:

@@ -71,7 +71,9 @@ REGISTRY: tuple[ExportFormat, ...] = (
         columns=TRACKING_COLUMNS,
         signature=("event_time", "event_id", "recipient_address", "sender_address"),
         row_shape="event",
-        limits=EXPORT_LIMITS,
+        # historical search stops at 1,000 messages (about 16 rows each) or 100,000 lines
+        limits=(100_000,),
+        message_limits=(1_000,),
     ),
     ExportFormat(
         name="enhanced_summary",
