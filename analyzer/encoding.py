@@ -282,7 +282,9 @@ class TranscodingReader(io.RawIOBase):
         self._decoder = codecs.getincrementaldecoder(encoding.name)(errors="msgtrace-record")
         self._utf8 = encoding.name == "utf-8"
         self._recorder = _ErrorRecorder()
-        self._buffer = b""
+        self._pending: list[bytes] = []  # UTF-8 ready to hand out, oldest first
+        self._position = 0  # how much of the oldest piece was handed out already
+        self._ready = 0  # bytes ready in all
         self._eof = False
         self._on_bytes = on_bytes
         self.error_offsets = self._recorder.offsets
@@ -310,18 +312,37 @@ class TranscodingReader(io.RawIOBase):
             # cut at the chunk's end, which the decoder keeps for the next chunk)
             data = pending + chunk
             kept = getattr(self._decoder, "buffer", b"")
-            self._buffer += data[: len(data) - len(kept)] if kept else data
+            self._append(data[: len(data) - len(kept)] if kept else data)
         else:
-            self._buffer += text.encode("utf-8")
+            self._append(text.encode("utf-8"))
         self._eof = final
 
+    def _append(self, data: bytes) -> None:
+        if data:
+            self._pending.append(data)
+            self._ready += len(data)
+
     def read(self, size: int = -1) -> bytes:
-        while not self._eof and (size < 0 or len(self._buffer) < size):
+        while not self._eof and (size < 0 or self._ready < size):
             self._fill()
-        if size < 0:
-            size = len(self._buffer)
-        data, self._buffer = self._buffer[:size], self._buffer[size:]
-        return data
+        size = self._ready if size < 0 else min(size, self._ready)
+        # hand out pieces without copying what stays behind (the parser reads in blocks)
+        parts = []
+        wanted = size
+        while wanted:
+            piece = self._pending[0]
+            end = min(len(piece), self._position + wanted)
+            parts.append(
+                piece[self._position : end] if (self._position, end) != (0, len(piece)) else piece
+            )
+            wanted -= end - self._position
+            if end == len(piece):
+                self._pending.pop(0)
+                self._position = 0
+            else:
+                self._position = end
+        self._ready -= size
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def readinto(self, target) -> int:
         data = self.read(len(target))

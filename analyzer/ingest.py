@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import hashlib
+import io
 import itertools
 import json
 import os
@@ -301,6 +302,12 @@ def _line_breaks(table: pa.Table) -> np.ndarray:
     return breaks
 
 
+def _iso_shaped(times: pa.ChunkedArray) -> bool:
+    """Whether every time starts like ISO 8601 (``yyyy-``): no locale date needs deciding."""
+    fifth = pc.utf8_slice_codeunits(times, 4, 5)
+    return bool(pc.all(pc.fill_null(pc.equal(fifth, "-"), True)).as_py())
+
+
 def _blank_rows(table: pa.Table) -> np.ndarray:
     """Rows whose every field is empty (blank lines)."""
     blank = pc.is_null(table.column(0)).to_numpy(zero_copy_only=False)
@@ -308,6 +315,35 @@ def _blank_rows(table: pa.Table) -> np.ndarray:
         for column in table.columns[1:]:
             blank &= pc.is_null(column).to_numpy(zero_copy_only=False)
     return blank
+
+
+class _CountingReader(io.RawIOBase):
+    """A read-only binary file that reports how many bytes were read (for progress bars)."""
+
+    def __init__(self, path: Path, on_bytes=None):
+        super().__init__()
+        self._raw = open(path, "rb")  # noqa: SIM115 - closed in close()
+        self._on_bytes = on_bytes
+        self.error_offsets: list[int] = []  # pyarrow validates UTF-8 itself
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._raw.read(size)
+        if self._on_bytes and data:
+            self._on_bytes(len(data))
+        return data
+
+    def readinto(self, target) -> int:
+        count = self._raw.readinto(target)
+        if self._on_bytes and count:
+            self._on_bytes(count)
+        return count
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
 
 
 def _mark_truncated_end(invalid: list, last_valid_record: int) -> None:
@@ -324,9 +360,19 @@ def _mark_truncated_end(invalid: list, last_valid_record: int) -> None:
 
 
 def read_csv_batches(
-    path: Path, encoding: Encoding, layout: Layout, state: FileReadState, on_bytes=None
+    path: Path,
+    encoding: Encoding,
+    layout: Layout,
+    state: FileReadState,
+    on_bytes=None,
+    careful: bool = True,
 ) -> Iterator[tuple[RawBatch, bool]]:
     """Stream a CSV or tracking log as raw batches, recording the rows that cannot be parsed.
+
+    Args:
+        careful: parse serially through the validating transcoder, so every bad row and byte
+            is placed by line. Otherwise parse on every core (UTF-8 straight from the file,
+            validated by pyarrow) and raise ``_CarefulReadNeeded`` at the first bad row or byte.
 
     Yields:
         (batch, whether undecodable bytes were met so far)
@@ -334,6 +380,8 @@ def read_csv_batches(
     invalid: list[tuple[int, int, str | None]] = []  # (record number, line breaks, reason)
 
     def on_invalid(row) -> str:
+        if not careful:
+            return "error"  # ends the fast read: the careful one places and explains the row
         text = row.text or ""
         if layout.container == "tracking_log" and text.startswith("#"):
             state.comment_lines += 1
@@ -351,29 +399,35 @@ def read_csv_batches(
         invalid.append((row.number, text.count("\n"), reason))
         return "skip"
 
-    stream = TranscodingReader(path, encoding, on_bytes)
-    reader = pa_csv.open_csv(
-        stream,
-        read_options=pa_csv.ReadOptions(
-            use_threads=False,  # pyarrow numbers invalid rows only when reading serially
-            block_size=BLOCK_SIZE,
-            skip_rows=layout.skip_rows,
-            column_names=layout.headers,
-        ),
-        parse_options=pa_csv.ParseOptions(
-            delimiter=layout.delimiter,
-            newlines_in_values=True,
-            ignore_empty_lines=False,  # blank lines then keep their place in the numbering
-            invalid_row_handler=on_invalid,
-        ),
-        convert_options=pa_csv.ConvertOptions(
-            column_types={h: pa.string() for h in layout.headers},
-            # an empty field is a missing value; no other text ("NULL", "N/A") is
-            null_values=[""],
-            strings_can_be_null=True,
-            quoted_strings_can_be_null=True,
-        ),
-    )
+    if careful or encoding.name != "utf-8":
+        stream = TranscodingReader(path, encoding, on_bytes)
+    else:  # pyarrow validates UTF-8 itself (and skips a UTF-8 BOM)
+        stream = _CountingReader(path, on_bytes)
+
+    def open_reader():
+        return pa_csv.open_csv(
+            stream,
+            read_options=pa_csv.ReadOptions(
+                use_threads=not careful,  # pyarrow numbers invalid rows only when reading serially
+                block_size=BLOCK_SIZE,
+                skip_rows=layout.skip_rows,
+                column_names=layout.headers,
+            ),
+            parse_options=pa_csv.ParseOptions(
+                delimiter=layout.delimiter,
+                newlines_in_values=True,
+                ignore_empty_lines=False,  # blank lines then keep their place in the numbering
+                invalid_row_handler=on_invalid,
+            ),
+            convert_options=pa_csv.ConvertOptions(
+                column_types={h: pa.string() for h in layout.headers},
+                # an empty field is a missing value; no other text ("NULL", "N/A") is
+                null_values=[""],
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+            ),
+        )
+
     line_state = {"carry": layout.data_start_line - 1 - layout.skip_rows}
     emitted = 0
     settled = 0
@@ -393,6 +447,7 @@ def read_csv_batches(
         return lines[: len(records)]
 
     try:
+        reader = open_reader()  # reads the first block: a parse error can come from here too
         for record_batch in reader:
             table = pa.Table.from_batches([record_batch])
             n = table.num_rows
@@ -419,6 +474,8 @@ def read_csv_batches(
         _mark_truncated_end(invalid, emitted + layout.skip_rows)
         settle(None, np.array([], dtype=np.int64), np.array([], dtype=np.int64))
     except pa.ArrowInvalid as error:
+        if not careful:
+            raise _CarefulReadNeeded(str(error)) from None
         message = str(error).replace("CSV parse error: ", "")
         state.rejected.append((None, f"the rest of the file could not be parsed: {message}"))
         state.rows_read += 1
@@ -569,6 +626,13 @@ class KeySet:
             found |= run[index] == keys if len(run) else False
         return found
 
+    def snapshot(self) -> list[np.ndarray]:
+        """The keys as they are now (runs are never changed in place, only replaced)."""
+        return list(self.runs)
+
+    def restore(self, snapshot: list[np.ndarray]) -> None:
+        self.runs = list(snapshot)
+
     def add(self, keys: np.ndarray) -> None:
         run = np.unique(keys)
         while self.runs and len(self.runs[-1]) <= 2 * len(run):
@@ -640,12 +704,35 @@ class _Sink:
         if writer is None:
             path = self._path(kind)
             path.parent.mkdir(parents=True, exist_ok=True)
-            writer = pq.ParquetWriter(path, table.schema, compression="zstd", compression_level=1)
+            writer = pq.ParquetWriter(
+                path,
+                table.schema,
+                compression="zstd",
+                compression_level=1,
+                # columns with a value per row gain nothing from a dictionary
+                use_dictionary=[
+                    c for c in table.column_names if c not in ("event_key", "event_time", "line")
+                ],
+            )
             self._writers[kind] = writer
         if self._last_write is not None:
             self._last_write.result()  # at most one row group waits: memory stays bounded
         assert self._worker is not None
         self._last_write = self._worker.submit(writer.write_table, table, row_group_size=len(table))
+
+    def discard(self) -> None:
+        """Forget everything written so far (the file is being read again)."""
+        if self._last_write is not None:
+            self._last_write.result()
+            self._last_write = None
+        for kind, writer in self._writers.items():
+            writer.close()
+            self._path(kind).unlink()
+        self._writers.clear()
+        for pending in self._pending.values():
+            pending.clear()
+        self.events.clear()
+        self.duplicates.clear()
 
     def commit(self, keep: bool) -> None:
         """Finish the files (renamed into place) or, when ``keep`` is false, remove them."""
@@ -666,6 +753,10 @@ class _Sink:
             self._writers.clear()
             if self._worker:
                 self._worker.shutdown()
+
+
+class _CarefulReadNeeded(Exception):
+    """The fast read met something only the careful (serial, validating) read handles."""
 
 
 def read_input(
@@ -704,60 +795,24 @@ def read_input(
                 "wrong, re-run with --encoding (e.g. cp1251, cp932, cp1250)"
             )
         layout = read_layout(path, encoding, options.format)
-        state = FileReadState()
-        if progress:
-            progress.start(path.name, record.size)
-        on_bytes = progress.advance if progress else None
-        if layout.container == "json":
-            headers, records = read_json_records(path, encoding, state, on_bytes)
-            if not records and not state.rejected:
-                raise InputError(str(path), "is JSON with no message trace records in it.")
-            spec = (
-                _choose_format(path, headers, "json", options.format)
-                if records
-                else formats.BY_NAME["reporting_api_json"]
+        # A fast read first (pyarrow parses on every core, straight from the file when it is
+        # UTF-8). A file with a row pyarrow cannot split, or bytes that are not UTF-8, is read
+        # again carefully: serially (only then does pyarrow number its bad rows) and through
+        # the validating transcoder.
+        checkpoint = (seen.snapshot(), list(record.warnings))
+        try:
+            state, layout = _read_rows(
+                path, encoding, layout, options, record, seen, sink, progress, careful=False
             )
-            layout = Layout("json", headers, 1, 0, ",", spec, spec.header_map(headers))
-            state.rows_read += len(records)
-            raw_batches = (
-                (batch, bool(state.decode_error_offsets))
-                for batch in json_batches(headers, records)
+        except _CarefulReadNeeded:
+            seen.restore(checkpoint[0])
+            sink.discard()
+            record.warnings = list(checkpoint[1])
+            record.rows_duplicate = 0
+            state, layout = _read_rows(
+                path, encoding, layout, options, record, seen, sink, progress, careful=True
             )
-        else:
-            raw_batches = prefetch(read_csv_batches(path, encoding, layout, state, on_bytes))
-        record.format = layout.spec.name
-        _normalize_all(raw_batches, layout, options, record, state, seen, sink)
-        if progress:
-            progress.finish()
-        record.rows_rejected = len(state.rejected)
-        record.rows_read = state.rows_read
-        record.rows_ingested = record.rows_read - record.rows_duplicate - record.rows_rejected
-        listed = sorted(state.rejected, key=lambda r: (r[0] is None, r[0] or 0))
-        record.rejected = [
-            RejectedRow(line, reason) for line, reason in listed[:MAX_LISTED_REJECTIONS]
-        ]
-        offsets = state.decode_error_offsets
-        if offsets:
-            record.warnings.append(
-                f"{len(offsets)} byte sequence(s) are not valid {encoding.name} (first at byte "
-                f"offset {offsets[0]}); the rows holding them were rejected. If the encoding is "
-                "wrong, re-run with --encoding."
-            )
-        if state.blank_lines:
-            record.warnings.append(f"{state.blank_lines} blank line(s) skipped")
-        messages = len(state.message_ids)
-        if record.rows_read in layout.spec.limits:
-            record.export_limit = f"{record.rows_read:,} rows"
-        elif messages in layout.spec.message_limits:
-            record.export_limit = f"{messages:,} messages"
-        if record.export_limit:
-            record.warnings.append(
-                f"exactly {record.export_limit}, a known export limit of {layout.spec.name} "
-                "reports: the export was probably cut off. Export smaller time ranges and "
-                "ingest them all."
-            )
-        if record.rows_read == 0:
-            record.warnings.append("no data rows (only a header)")
+        _account(record, state, layout, encoding)
     except InputError as error:
         record.error = str(error)[len(str(path)) + 2 :]
         record.status = "rejected"
@@ -767,6 +822,78 @@ def read_input(
         record.error = f"cannot be read: {error.strerror or error}"
         record.status = "rejected"
     return record
+
+
+def _read_rows(
+    path: Path,
+    encoding: Encoding,
+    layout: Layout,
+    options: IngestOptions,
+    record: InputRecord,
+    seen: KeySet,
+    sink: _Sink,
+    progress: Progress | None,
+    careful: bool,
+) -> tuple[FileReadState, Layout]:
+    """Read, normalize, merge and write every row of one file; return what was learned."""
+    state = FileReadState()
+    if progress:
+        progress.start(path.name, record.size)
+    on_bytes = progress.advance if progress else None
+    if layout.container == "json":
+        headers, records = read_json_records(path, encoding, state, on_bytes)
+        if not records and not state.rejected:
+            raise InputError(str(path), "is JSON with no message trace records in it.")
+        spec = (
+            _choose_format(path, headers, "json", options.format)
+            if records
+            else formats.BY_NAME["reporting_api_json"]
+        )
+        layout = Layout("json", headers, 1, 0, ",", spec, spec.header_map(headers))
+        state.rows_read += len(records)
+        raw_batches = (
+            (batch, bool(state.decode_error_offsets)) for batch in json_batches(headers, records)
+        )
+    else:
+        raw_batches = prefetch(
+            read_csv_batches(path, encoding, layout, state, on_bytes, careful=careful)
+        )
+    record.format = layout.spec.name
+    _normalize_all(raw_batches, layout, options, record, state, seen, sink)
+    if progress:
+        progress.finish()
+    return state, layout
+
+
+def _account(record: InputRecord, state: FileReadState, layout: Layout, encoding: Encoding):
+    """Fill the record's row accounting and warnings from what reading the file learned."""
+    record.rows_rejected = len(state.rejected)
+    record.rows_read = state.rows_read
+    record.rows_ingested = record.rows_read - record.rows_duplicate - record.rows_rejected
+    listed = sorted(state.rejected, key=lambda r: (r[0] is None, r[0] or 0))
+    record.rejected = [RejectedRow(line, reason) for line, reason in listed[:MAX_LISTED_REJECTIONS]]
+    offsets = state.decode_error_offsets
+    if offsets:
+        record.warnings.append(
+            f"{len(offsets)} byte sequence(s) are not valid {encoding.name} (first at byte "
+            f"offset {offsets[0]}); the rows holding them were rejected. If the encoding is "
+            "wrong, re-run with --encoding."
+        )
+    if state.blank_lines:
+        record.warnings.append(f"{state.blank_lines} blank line(s) skipped")
+    messages = len(state.message_ids)
+    if record.rows_read in layout.spec.limits:
+        record.export_limit = f"{record.rows_read:,} rows"
+    elif messages in layout.spec.message_limits:
+        record.export_limit = f"{messages:,} messages"
+    if record.export_limit:
+        record.warnings.append(
+            f"exactly {record.export_limit}, a known export limit of {layout.spec.name} "
+            "reports: the export was probably cut off. Export smaller time ranges and "
+            "ingest them all."
+        )
+    if record.rows_read == 0:
+        record.warnings.append("no data rows (only a header)")
 
 
 def _normalize_all(
@@ -855,32 +982,35 @@ def _normalize_all(
             emit(held, held_errors)
         waiting.clear()
 
-    for raw, decode_errors in raw_batches:
-        if not decided and time_position is not None:
-            order = day_order(raw.table.column(time_position).combine_chunks())
-            if order.locale_values:
-                evidence["day_first"] |= order.day_first
-                evidence["month_first"] |= order.month_first
-                waiting.append((raw, decode_errors))
-                if evidence["day_first"] != evidence["month_first"]:
-                    decide(evidence["day_first"], None)
-                elif evidence["day_first"]:  # both: no later value can settle it
-                    decide(False, MIXED_DATES)
-                elif sum(held.table.num_rows for held, _ in waiting) >= MAX_UNDECIDED_ROWS:
-                    decide(False, AMBIGUOUS_DATES)
-                continue
+    try:
+        for raw, decode_errors in raw_batches:
+            if not decided and time_position is not None:
+                times = raw.table.column(time_position)
+                order = day_order(times) if not _iso_shaped(times) else None
+                if order is not None and order.locale_values:
+                    evidence["day_first"] |= order.day_first
+                    evidence["month_first"] |= order.month_first
+                    waiting.append((raw, decode_errors))
+                    if evidence["day_first"] != evidence["month_first"]:
+                        decide(evidence["day_first"], None)
+                    elif evidence["day_first"]:  # both: no later value can settle it
+                        decide(False, MIXED_DATES)
+                    elif sum(held.table.num_rows for held, _ in waiting) >= MAX_UNDECIDED_ROWS:
+                        decide(False, AMBIGUOUS_DATES)
+                    continue
+            if waiting:
+                decide(False, AMBIGUOUS_DATES)
+            emit(raw, decode_errors)
         if waiting:
             decide(False, AMBIGUOUS_DATES)
-        emit(raw, decode_errors)
-    if waiting:
-        decide(False, AMBIGUOUS_DATES)
-    try:
         while in_flight:
             merge(in_flight.popleft().result())
     finally:
         for future in in_flight:
             future.cancel()
         workers.shutdown()
+        if hasattr(raw_batches, "close"):
+            raw_batches.close()  # stops the reader thread when reading ends early
     to_iso = lambda ns: iso_utc(np.datetime64(ns, "ns")) if ns is not None else None  # noqa: E731
     record.first_event, record.last_event = to_iso(first_time), to_iso(last_time)
 

@@ -177,6 +177,12 @@ def parse_timestamps(values: pa.Array, dayfirst: bool = False, input_tz: str = "
     """
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
+    try:
+        # the common case, ISO with Z or an offset (extended reports, tracking logs), in one
+        # kernel; any other value makes Arrow refuse the whole array and the careful path runs
+        return pc.cast(values.cast(pa.string()), TIMESTAMP)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
     values = pc.utf8_trim_whitespace(values.cast(pa.string()))
     parsed = _parse_iso(values)
     missing = pc.and_(pc.is_null(parsed), pc.is_valid(values))
