@@ -462,6 +462,29 @@ def test_an_overlapping_export_is_merged_once_keeping_both_provenances(tmp_path,
     assert [(r.rows_ingested, r.rows_duplicate) for r in case.inputs] == [(5, 0), (3, 2)]
 
 
+def test_a_file_read_again_carefully_merges_exactly_as_a_clean_one(tmp_path, monkeypatch):
+    # the ragged last row ends the fast read after the overlapping rows were merged; the
+    # careful read must start from the keys as they were (no row counted twice, none lost)
+    monkeypatch.setattr(ingest_module, "BLOCK_SIZE", 1024)
+    rows = [extended_row(network_message_id=f"n{k}") for k in range(3, 30)]
+    first = write_export(
+        tmp_path,
+        "a.csv",
+        extended_csv(*[extended_row(network_message_id=f"n{k}") for k in range(5)]),
+    )
+    second = write_export(tmp_path, "b.csv", extended_csv(*rows, '"2022-09-19T15:02:29Z","x"'))
+
+    result = ingest_into_case([first, second], tmp_path / "case")
+
+    assert [
+        (r.rows_read, r.rows_ingested, r.rows_duplicate, r.rows_rejected) for r in result.inputs
+    ] == [(5, 5, 0, 0), (28, 25, 2, 1)]
+    case = open_case(tmp_path / "case")
+    assert case.events.column("network_message_id").to_pylist() == [f"n{k}" for k in range(30)]
+    assert [row["line"] for row in case.duplicates.to_pylist()] == [2, 3]
+    assert result.inputs[1].rejected[0].line == 29
+
+
 def test_inputs_are_never_modified_and_only_opened_for_reading(tmp_path, monkeypatch):
     inputs = tmp_path / "in"
     for path in SAMPLE_FILES:
