@@ -399,10 +399,14 @@ def read_csv_batches(
         invalid.append((row.number, text.count("\n"), reason))
         return "skip"
 
-    if careful or encoding.name != "utf-8":
+    if careful:
         stream = TranscodingReader(path, encoding, on_bytes)
-    else:  # pyarrow validates UTF-8 itself (and skips a UTF-8 BOM)
+    elif encoding.name == "utf-8":  # pyarrow validates UTF-8 itself (and skips a UTF-8 BOM)
         stream = _CountingReader(path, on_bytes)
+    else:  # pyarrow's strict transcoder; a BOM becomes a UTF-8 BOM, which pyarrow skips
+        stream = pa.transcoding_input_stream(
+            pa.PythonFile(_CountingReader(path, on_bytes), mode="r"), encoding.name, "utf-8"
+        )
 
     def open_reader():
         return pa_csv.open_csv(
@@ -469,11 +473,11 @@ def read_csv_batches(
                 table = table.filter(pa.array(~blank))
                 lines = lines[~blank]
             state.rows_read += table.num_rows
-            state.decode_error_offsets = stream.error_offsets
-            yield RawBatch(table, lines), bool(stream.error_offsets)
+            state.decode_error_offsets = getattr(stream, "error_offsets", [])
+            yield RawBatch(table, lines), bool(state.decode_error_offsets)
         _mark_truncated_end(invalid, emitted + layout.skip_rows)
         settle(None, np.array([], dtype=np.int64), np.array([], dtype=np.int64))
-    except pa.ArrowInvalid as error:
+    except (pa.ArrowInvalid, UnicodeDecodeError) as error:
         if not careful:
             raise _CarefulReadNeeded(str(error)) from None
         message = str(error).replace("CSV parse error: ", "")
@@ -481,7 +485,7 @@ def read_csv_batches(
         state.rows_read += 1
     finally:
         stream.close()
-        state.decode_error_offsets = stream.error_offsets
+        state.decode_error_offsets = getattr(stream, "error_offsets", [])
 
 
 def prefetch(items: Iterator, depth: int = 2) -> Iterator:
@@ -955,7 +959,7 @@ def _normalize_all(
         low, high = pc.min_max(events.column("event_time")).values()
         first_time = low.value if first_time is None else min(first_time, low.value)
         last_time = high.value if last_time is None else max(last_time, high.value)
-        keys = key_values(events.column("event_key"))
+        keys = batch.keys if batch.keys is not None else key_values(events.column("event_key"))
         _, first_index = np.unique(keys, return_index=True)
         first_in_batch = np.zeros(len(keys), dtype=bool)
         first_in_batch[first_index] = True

@@ -52,6 +52,7 @@ class Batch:
     events: pa.Table
     rejected: list[tuple[int, str]] = field(default_factory=list)  # (line, reason)
     warnings: list[str] = field(default_factory=list)
+    keys: np.ndarray | None = None  # event_key of each event as uint64 (for merging)
 
 
 def _null_if_empty(column: pa.Array) -> pa.Array:
@@ -258,20 +259,32 @@ def parse_custom_data(custom_data: pa.Array) -> pa.Array:
     keys = _slices(buffer, starts, first_equal)
     values = _slices(buffer, first_equal + 1, stops)
     section_index = np.maximum.accumulate(np.where(section_start, np.arange(len(starts)), 0))
-    section_names = keys.take(pa.array(section_index))
     # a section whose first pair has no key=value has no name: its pairs keep their own keys
     # (never the name of an earlier section, or of another row's)
     named = section_start[section_index] & (section_id[section_index] == section_id)
-    qualified = pc.if_else(
-        pa.array(section_start | ~named),
-        keys,
-        pc.binary_join_element_wise(section_names, keys, pa.scalar(".", pa.large_string())),
-    )
+    qualified = _qualified_keys(keys, section_index, ~(section_start | ~named))
     counts = np.bincount(row, minlength=n)
     map_offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
-    return pa.MapArray.from_arrays(
-        pa.array(map_offsets), qualified.cast(pa.string()), values.cast(pa.string())
-    )
+    return pa.MapArray.from_arrays(pa.array(map_offsets), qualified, values)
+
+
+def _qualified_keys(keys: pa.Array, section_index: np.ndarray, qualify: np.ndarray) -> pa.Array:
+    """``section.key`` where ``qualify``, else ``key``: built once per distinct pair of names.
+
+    Keys repeat endlessly (SFV, SCL, DI...), so each distinct key and each distinct
+    (section, key) pair becomes a string once, and rows take them by index.
+    """
+    encoded = pc.dictionary_encode(keys)
+    names = encoded.dictionary.to_pylist()
+    key_ids = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    combined = key_ids[section_index] * len(names) + key_ids
+    present = np.zeros(len(names) * len(names) + 1, dtype=bool)
+    present[combined[qualify]] = True
+    pairs = np.flatnonzero(present)
+    combined_id = np.cumsum(present) - 1 + len(names)
+    final_ids = np.where(qualify, combined_id[combined], key_ids)
+    texts = names + [f"{names[p // len(names)]}.{names[p % len(names)]}" for p in pairs]
+    return pa.array(texts, pa.string()).take(pa.array(final_ids))
 
 
 def _verdict_fields(custom_data: pa.Array, event_id: pa.Array | None) -> pa.Array:
@@ -294,11 +307,11 @@ def _slices(buffer: pa.Buffer, starts: np.ndarray, stops: np.ndarray) -> pa.Arra
     in C++, with no per-byte index and no Python loop.
     """
     if len(starts) == 0:
-        return pa.array([], pa.large_string())
-    bounds = np.empty(2 * len(starts), dtype=np.int64)
+        return pa.array([], pa.string())
+    bounds = np.empty(2 * len(starts), dtype=np.int32)  # a batch's text is far below 2 GiB
     bounds[0::2] = starts
     bounds[1::2] = stops
-    spans = pa.LargeStringArray.from_buffers(len(bounds) - 1, pa.py_buffer(bounds), buffer)
+    spans = pa.StringArray.from_buffers(len(bounds) - 1, pa.py_buffer(bounds), buffer)
     return spans.take(pa.array(np.arange(0, len(bounds) - 1, 2)))
 
 
@@ -328,7 +341,12 @@ LONG_TEXT = {
 
 
 def event_keys(table: pa.Table) -> pa.Array:
-    """Content hash of each event over ``schema.KEY_COLUMNS`` (16 hex digits).
+    """Content hash of each event as 16 hex digits (see ``event_key_values``)."""
+    return hex_strings(event_key_values(table))
+
+
+def event_key_values(table: pa.Table) -> np.ndarray:
+    """Content hash of each event over ``schema.KEY_COLUMNS``, as uint64.
 
     Two rows with the same key are the same event seen twice (overlapping exports). The long
     free-text columns (``LONG_TEXT``) count by their length. Each distinct value of a column
@@ -336,9 +354,9 @@ def event_keys(table: pa.Table) -> pa.Array:
     hashes are mixed per row with numpy, so no per-row Python object is made.
     """
     n = table.num_rows
-    if n == 0:
-        return pa.array([], pa.string())
     row_hash = np.full(n, 0x243F6A8885A308D3, dtype=np.uint64)
+    if n == 0:
+        return row_hash
     for position, name in enumerate(schema.KEY_COLUMNS):
         if name == "custom_data_fields":  # derived from custom_data
             continue
@@ -348,7 +366,7 @@ def event_keys(table: pa.Table) -> pa.Array:
         with np.errstate(over="ignore"):
             salt = np.uint64(position) * np.uint64(0x9E3779B97F4A7C15)
             row_hash = _mix(row_hash ^ (_value_hashes(column) + salt))
-    return hex_strings(row_hash)
+    return row_hash
 
 
 _NULL_HASH = np.uint64(0x6A09E667F3BCC908)
@@ -518,7 +536,8 @@ def to_canonical(
     columns = {k: v for k, v in columns.items() if v is not None}
     events = schema.conform(pa.table(columns))
     events = events.filter(pa.array(keep[row_index]))
+    keys = event_key_values(events)
     events = events.set_column(
-        events.schema.get_field_index("event_key"), "event_key", event_keys(events)
+        events.schema.get_field_index("event_key"), "event_key", hex_strings(keys)
     )
-    return Batch(events, rejected, warnings)
+    return Batch(events, rejected, warnings, keys)
