@@ -638,10 +638,29 @@ class KeySet:
         self.runs = list(snapshot)
 
     def add(self, keys: np.ndarray) -> None:
-        run = np.unique(keys)
+        """Add keys that are not in the set yet (the caller checked with ``contains``)."""
+        run = _distinct_sorted(keys)
         while self.runs and len(self.runs[-1]) <= 2 * len(run):
-            run = np.union1d(self.runs.pop(), run)
+            # two sorted runs with no key in common: a stable sort merges them in one pass
+            run = np.concatenate([self.runs.pop(), run])
+            run.sort(kind="stable")
         self.runs.append(run)
+
+
+def _distinct_sorted(keys: np.ndarray) -> np.ndarray:
+    ordered = np.sort(keys, kind="stable")
+    if len(ordered) == 0:
+        return ordered
+    return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))]
+
+
+def _first_occurrences(keys: np.ndarray) -> np.ndarray:
+    """True where a key appears for the first time in ``keys``."""
+    order = np.argsort(keys, kind="stable")
+    ordered = keys[order]
+    first = np.ones(len(keys), dtype=bool)
+    first[order[1:][ordered[1:] == ordered[:-1]]] = False
+    return first
 
 
 def key_values(keys: pa.Array) -> np.ndarray:
@@ -662,6 +681,11 @@ class InputResult:
     record: InputRecord
     events: list[pa.Table] = field(default_factory=list)
     duplicates: list[pa.Table] = field(default_factory=list)
+
+
+def _write_row_group(writer: pq.ParquetWriter, tables: list[pa.Table]) -> None:
+    table = pa.concat_tables(tables).combine_chunks()
+    writer.write_table(table, row_group_size=len(table))
 
 
 class _Sink:
@@ -702,8 +726,9 @@ class _Sink:
         pending = self._pending[kind]
         if not pending:
             return
-        table = pa.concat_tables(pending).combine_chunks()
+        tables = list(pending)
         pending.clear()
+        table = tables[0]  # for the schema; the worker joins them into one row group
         writer = self._writers.get(kind)
         if writer is None:
             path = self._path(kind)
@@ -722,7 +747,7 @@ class _Sink:
         if self._last_write is not None:
             self._last_write.result()  # at most one row group waits: memory stays bounded
         assert self._worker is not None
-        self._last_write = self._worker.submit(writer.write_table, table, row_group_size=len(table))
+        self._last_write = self._worker.submit(_write_row_group, writer, tables)
 
     def discard(self) -> None:
         """Forget everything written so far (the file is being read again)."""
@@ -770,7 +795,7 @@ def read_input(
     seen: KeySet,
     sink: _Sink,
     progress: Progress | None = None,
-    digest: str | None = None,
+    digest: str | Future | None = None,
 ) -> InputRecord:
     """Read one input into ``sink``, merging events already in ``seen``; never raises for a
     bad file (the record carries the error)."""
@@ -787,7 +812,7 @@ def read_input(
         if path.is_dir():
             raise InputError(str(path), "is a folder with no export files in it.")
         record.size = path.stat().st_size
-        record.sha256 = digest or sha256_of(path)
+        record.sha256 = digest if isinstance(digest, str) else ""
         if record.size == 0:
             raise InputError(str(path), "is empty (0 bytes). Download the export again.")
         encoding = detect_encoding(path, options.encoding)
@@ -825,6 +850,14 @@ def read_input(
     except OSError as error:
         record.error = f"cannot be read: {error.strerror or error}"
         record.status = "rejected"
+    if isinstance(digest, Future):
+        try:
+            record.sha256 = digest.result()
+        except OSError as error:
+            record.error = record.error or f"cannot be read: {error.strerror or error}"
+            record.status = "rejected"
+    elif not record.sha256 and path.is_file():
+        record.sha256 = sha256_of(path)
     return record
 
 
@@ -960,9 +993,7 @@ def _normalize_all(
         first_time = low.value if first_time is None else min(first_time, low.value)
         last_time = high.value if last_time is None else max(last_time, high.value)
         keys = batch.keys if batch.keys is not None else key_values(events.column("event_key"))
-        _, first_index = np.unique(keys, return_index=True)
-        first_in_batch = np.zeros(len(keys), dtype=bool)
-        first_in_batch[first_index] = True
+        first_in_batch = _first_occurrences(keys)
         duplicate = seen.contains(keys) | ~first_in_batch
         seen.add(keys[~duplicate])
         if duplicate.any():
@@ -1121,12 +1152,21 @@ def _ingest(
     """Read ``paths`` into ``case`` (in memory, and into ``folder`` when given)."""
     seen = _existing_keys(case)
     known = {record.sha256: record for record in case.inputs if record.sha256}
+    sizes = {record.size for record in case.inputs}
+    hashing = ThreadPoolExecutor(max_workers=1)
     added: list[InputRecord] = []
     next_number = len(case.inputs) + 1
     for path in discover(paths):
         input_id = f"in-{next_number:03d}"
-        digest = sha256_of(path) if path.is_file() else None
-        if digest and digest in known:
+        # The same content can only be in the case already when a file of its size is: then
+        # hash it first; otherwise hash it while it is read (hashlib runs without the GIL).
+        digest: str | Future | None = None
+        if path.is_file():
+            if path.stat().st_size in sizes:
+                digest = sha256_of(path)
+            else:
+                digest = hashing.submit(sha256_of, path)
+        if isinstance(digest, str) and digest in known:
             added.append(
                 InputRecord(
                     path=str(path),
@@ -1150,14 +1190,15 @@ def _ingest(
             ] + [record]
         if record.error is None:
             case.inputs.append(record)
-            if digest:
-                known[digest] = record
+            known[record.sha256] = record
+            sizes.add(record.size)
             next_number += 1
             if folder is None:
                 if sink.events:
                     case.events = pa.concat_tables([case.events, *sink.events])
                 if sink.duplicates:
                     case.duplicates = pa.concat_tables([case.duplicates, *sink.duplicates])
+    hashing.shutdown()
     return added
 
 
