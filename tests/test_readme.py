@@ -39,3 +39,9 @@ def test_readme_lists_every_format():
     assert formats_markdown() in README
     for spec in REGISTRY:
         assert f"`{spec.name}`" in README
+
+
+def test_readme_lists_every_findings_rule_and_threshold():
+    from analyzer.findings import rules_markdown
+
+    assert rules_markdown() in README
