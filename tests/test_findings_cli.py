@@ -8,41 +8,11 @@ import json
 from pathlib import Path
 
 from click.testing import CliRunner
+from exports import EXTENDED_COLUMNS
 
 from analyzer.cli import cli
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
-
-#: The 27 columns of an extended report, in the order the EAC writes them.
-EXTENDED_COLUMNS = [
-    "date_time_utc",
-    "client_ip",
-    "client_hostname",
-    "server_ip",
-    "server_hostname",
-    "source_context",
-    "connector_id",
-    "source",
-    "event_id",
-    "internal_message_id",
-    "message_id",
-    "network_message_id",
-    "recipient_address",
-    "recipient_status",
-    "total_bytes",
-    "recipient_count",
-    "related_recipient_address",
-    "reference",
-    "message_subject",
-    "sender_address",
-    "return_path",
-    "message_info",
-    "directionality",
-    "tenant_id",
-    "original_client_ip",
-    "original_server_ip",
-    "custom_data",
-]
 
 
 def extended_row(**values: str) -> list[str]:

@@ -19,39 +19,13 @@ import io
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from exports import EXTENDED_COLUMNS
+
 from analyzer.chains import build_chains
 from analyzer.findings import run_findings
 from analyzer.ingest import load_sources
 
-COLUMNS = [
-    "date_time_utc",
-    "client_ip",
-    "client_hostname",
-    "server_ip",
-    "server_hostname",
-    "source_context",
-    "connector_id",
-    "source",
-    "event_id",
-    "internal_message_id",
-    "message_id",
-    "network_message_id",
-    "recipient_address",
-    "recipient_status",
-    "total_bytes",
-    "recipient_count",
-    "related_recipient_address",
-    "reference",
-    "message_subject",
-    "sender_address",
-    "return_path",
-    "message_info",
-    "directionality",
-    "tenant_id",
-    "original_client_ip",
-    "original_server_ip",
-    "custom_data",
-]
+COLUMNS = list(EXTENDED_COLUMNS)
 
 START = datetime(2024, 3, 4, 8, 0, 0)
 XSS_IMG = "Invoice <img src=x onerror=window.__xss=1> overdue"
