@@ -22,7 +22,8 @@ from exports import (
 from analyzer import formats, schema
 from analyzer.encoding import detect_encoding
 from analyzer.errors import OptionError
-from analyzer.ingest import IngestOptions, inspect_files, load_sources, read_layout
+from analyzer.ingest import IngestOptions, inspect_files, load_sources
+from analyzer.readers import read_layout
 
 
 def events_as_dicts(case, *columns: str) -> list[dict]:

@@ -23,6 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import analyzer.ingest as ingest_module
+import analyzer.readers as readers_module
 from analyzer import __version__, formats, samples, schema
 from analyzer.case import MAX_LISTED_REJECTIONS
 from analyzer.errors import CaseError, InputError, OptionError
@@ -210,7 +211,7 @@ def test_line_numbers_stay_exact_across_batches(tmp_path, monkeypatch, block_siz
             expected_lines.append(line)
             line += 1
     path = write_export(tmp_path, "extended.csv", extended_csv(*rows), "utf-16-le", bom=True)
-    monkeypatch.setattr(ingest_module, "BLOCK_SIZE", block_size)
+    monkeypatch.setattr(readers_module, "BLOCK_SIZE", block_size)
 
     case = load_sources([path])
 
@@ -465,7 +466,7 @@ def test_an_overlapping_export_is_merged_once_keeping_both_provenances(tmp_path,
 def test_a_file_read_again_carefully_merges_exactly_as_a_clean_one(tmp_path, monkeypatch):
     # the ragged last row ends the fast read after the overlapping rows were merged; the
     # careful read must start from the keys as they were (no row counted twice, none lost)
-    monkeypatch.setattr(ingest_module, "BLOCK_SIZE", 1024)
+    monkeypatch.setattr(readers_module, "BLOCK_SIZE", 1024)
     rows = [extended_row(network_message_id=f"n{k}") for k in range(3, 30)]
     first = write_export(
         tmp_path,
@@ -697,7 +698,7 @@ def iso(ticks: int, zone: str) -> str:
 def write_and_load(text: str, codec: str, bom: bool, block_size: int):
     with tempfile.TemporaryDirectory() as folder:
         path = write_export(Path(folder), "export.csv", text, codec, bom)
-        with mock.patch.object(ingest_module, "BLOCK_SIZE", block_size):
+        with mock.patch.object(readers_module, "BLOCK_SIZE", block_size):
             case = load_sources([path])
         return case
 

@@ -9,6 +9,7 @@ import pytest
 from exports import extended_csv, extended_row, write_export
 
 import analyzer.ingest as ingest_module
+import analyzer.readers as readers_module
 from analyzer.errors import OptionError
 from analyzer.ingest import IngestOptions, load_sources
 from analyzer.timestamps import check_time_zone, day_order, iso_utc, parse_timestamps
@@ -151,7 +152,7 @@ def test_a_day_above_12_in_a_later_batch_decides_for_the_ambiguous_rows_before_i
     ambiguous = [f"03/04/2022 10:{k % 60:02d}:00" for k in range(400)]
     text = SUMMARY_HEADER + summary_rows([*ambiguous, "25/04/2022 10:00:00"])
     path = write_export(tmp_path, "summary.csv", text)
-    monkeypatch.setattr(ingest_module, "BLOCK_SIZE", 2048)
+    monkeypatch.setattr(readers_module, "BLOCK_SIZE", 2048)
     assert path.stat().st_size > 8 * 2048, "test precondition: the file spans many batches"
 
     case = load_sources([path])
@@ -168,7 +169,7 @@ def test_ambiguous_dates_are_held_only_up_to_a_bound(tmp_path, monkeypatch):
     ambiguous = [f"03/04/2022 10:{k % 60:02d}:00" for k in range(400)]
     text = SUMMARY_HEADER + summary_rows([*ambiguous, "25/04/2022 10:00:00"])
     path = write_export(tmp_path, "summary.csv", text)
-    monkeypatch.setattr(ingest_module, "BLOCK_SIZE", 2048)
+    monkeypatch.setattr(readers_module, "BLOCK_SIZE", 2048)
     monkeypatch.setattr(ingest_module, "MAX_UNDECIDED_ROWS", 100)
 
     case = load_sources([path])
