@@ -411,7 +411,8 @@ def _normalize_all(
         events = batch.events
         if events.num_rows == 0:
             return
-        if layout.spec.message_limits:
+        # message ids are only counted up to just past the largest limit: memory stays bounded
+        if layout.spec.message_limits and len(state.message_ids) <= max(layout.spec.message_limits):
             ids = pc.coalesce(events.column("network_message_id"), events.column("message_id"))
             state.message_ids.update(pc.unique(ids).drop_null().to_pylist())
         # the time range the file covers counts its duplicates too
