@@ -22,7 +22,6 @@ from exports import REAL_SAMPLES, SAMPLES, csv_field, extended_csv, extended_row
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import analyzer.ingest as ingest_module
 import analyzer.readers as readers_module
 from analyzer import __version__, formats, samples, schema
 from analyzer.case import MAX_LISTED_REJECTIONS
