@@ -201,6 +201,11 @@ def parse_custom_data(custom_data: pa.Array) -> pa.Array:
         custom_data = custom_data.combine_chunks()
     n = len(custom_data)
     data, offsets, valid = _string_buffers(custom_data)
+    if (np.diff(offsets)[~valid] > 0).any():
+        # a null may still span bytes (pc.if_else leaves a dropped row's text under its null):
+        # a copy holds valid values only, else the tokenizer reads that text into other rows
+        custom_data = custom_data.take(pa.array(np.arange(n)))
+        data, offsets, valid = _string_buffers(custom_data)
     begin, end = int(offsets[0]), int(offsets[-1])
     window = data[begin:end]
     row_of_byte_start = offsets[:-1] - begin

@@ -234,6 +234,23 @@ def test_agent_verdicts_in_custom_data_are_parsed_on_agentinfo_rows(tmp_path):
     assert case.events.column("custom_data").to_pylist()[3] == store
 
 
+def test_a_row_before_an_agentinfo_row_gets_no_verdicts_from_its_text_or_the_agents(tmp_path):
+    store = "S:DeliveryPriority=Normal;S:AccountForest=EURPR01A001.prod.outlook.com"
+    case = load_rows(
+        tmp_path,
+        extended_row(event_id="RECEIVE", custom_data=store),
+        extended_row(event_id="AGENTINFO", source="AGENT", custom_data="S:SFA=SUM|SFV=SPM"),
+        extended_row(event_id="DELIVER", source="STOREDRIVER", custom_data=store),
+    )
+
+    assert case.events.column("custom_data_fields").to_pylist() == [
+        [],
+        [("SFA", "SUM"), ("SFA.SFV", "SPM")],
+        [],
+    ]
+    assert case.events.column("custom_data").to_pylist()[0] == store
+
+
 def test_a_section_without_a_name_never_borrows_another_rows_name():
     parsed = parse_custom_data(
         pa.array(["S:SFA=SUM|SFV=SPM", "=v|k=1", "|x=2", "S:A=1;S:B|y=3;|z=4"])
