@@ -302,7 +302,8 @@ def _read_rows(
     state = FileReadState()
     if progress:
         progress.start(path.name, record.size)
-    on_bytes = progress.advance if progress else None
+    # the bar moves as rows are stored, not as bytes are read ahead of them
+    on_bytes = state.count_bytes
     if layout.container == "json":
         headers, records = read_json_records(path, encoding, state, on_bytes)
         if not records and not state.rejected:
@@ -315,14 +316,15 @@ def _read_rows(
         layout = Layout("json", headers, 1, 0, ",", spec, spec.header_map(headers))
         state.rows_read += len(records)
         raw_batches = (
-            (batch, bool(state.decode_error_offsets)) for batch in json_batches(headers, records)
+            (dataclasses.replace(batch, bytes_read=record.size), bool(state.decode_error_offsets))
+            for batch in json_batches(headers, records)
         )
     else:
         raw_batches = prefetch(
             read_csv_batches(path, encoding, layout, state, on_bytes, careful=careful)
         )
     record.format = layout.spec.name
-    _normalize_all(raw_batches, layout, options, record, state, seen, sink)
+    _normalize_all(raw_batches, layout, options, record, state, seen, sink, progress)
     if progress:
         progress.finish()
     return state, layout
@@ -367,6 +369,7 @@ def _normalize_all(
     state: FileReadState,
     seen: KeySet,
     sink: EventSink,
+    progress: Progress | None = None,
 ) -> None:
     """Normalize, merge and write every batch of one input."""
     context = FileContext(
@@ -384,26 +387,34 @@ def _normalize_all(
     # Batches are normalized on a small thread pool (Arrow and numpy kernels release the GIL)
     # and merged strictly in file order, so the output does not depend on thread timing.
     workers = ThreadPoolExecutor(max_workers=NORMALIZE_THREADS)
-    in_flight: deque[Future] = deque()
+    in_flight: deque[tuple[Future, int]] = deque()  # (normalized batch, bytes read by then)
+    shown = 0  # bytes of the input the progress bar has shown as done
 
     def emit(raw: RawBatch, decode_errors: bool) -> None:
         batch_context = dataclasses.replace(context, decode_errors=decode_errors)
         in_flight.append(
-            workers.submit(
-                to_canonical,
-                raw.table,
-                layout.headers,
-                layout.spec,
-                layout.header_map,
-                raw.lines,
-                batch_context,
+            (
+                workers.submit(
+                    to_canonical,
+                    raw.table,
+                    layout.headers,
+                    layout.spec,
+                    layout.header_map,
+                    raw.lines,
+                    batch_context,
+                ),
+                raw.bytes_read,
             )
         )
         while len(in_flight) > NORMALIZE_THREADS:
-            merge(in_flight.popleft().result())
+            merge(*in_flight.popleft())
 
-    def merge(batch: Batch) -> None:
-        nonlocal first_time, last_time
+    def merge(future: Future, bytes_read: int) -> None:
+        nonlocal first_time, last_time, shown
+        batch: Batch = future.result()
+        if progress and bytes_read > shown:
+            progress.advance(bytes_read - shown)
+            shown = bytes_read
         state.rejected.extend(batch.rejected)
         for warning in batch.warnings:
             if warning not in record.warnings:
@@ -466,9 +477,9 @@ def _normalize_all(
         if waiting:
             decide(False, AMBIGUOUS_DATES)
         while in_flight:
-            merge(in_flight.popleft().result())
+            merge(*in_flight.popleft())
     finally:
-        for future in in_flight:
+        for future, _ in in_flight:
             future.cancel()
         workers.shutdown()
         if hasattr(raw_batches, "close"):

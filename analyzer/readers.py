@@ -148,6 +148,7 @@ class RawBatch:
 
     table: pa.Table
     lines: np.ndarray
+    bytes_read: int = 0  # of the input, when the batch was complete (for progress)
 
 
 @dataclass
@@ -160,6 +161,10 @@ class FileReadState:
     comment_lines: int = 0
     decode_error_offsets: list[int] = field(default_factory=list)
     message_ids: set[str] = field(default_factory=set)  # to compare with message limits
+    bytes_read: int = 0  # of the input so far
+
+    def count_bytes(self, amount: int) -> None:
+        self.bytes_read += amount
 
 
 def _start_lines(numbers: np.ndarray, breaks: np.ndarray, state: dict) -> np.ndarray:
@@ -234,6 +239,16 @@ class CountingReader(io.RawIOBase):
     def close(self) -> None:
         self._raw.close()
         super().close()
+
+
+def _text_bytes(table: pa.Table) -> int:
+    """About how many bytes of UTF-8 text the rows of ``table`` took in the file."""
+    size = table.num_rows * table.num_columns  # delimiters and line ends
+    for column in table.columns:
+        for chunk in column.chunks:
+            data = chunk.buffers()[2]
+            size += data.size if data is not None else 0
+    return size
 
 
 def _mark_truncated_end(invalid: list, last_valid_record: int) -> None:
@@ -327,6 +342,10 @@ def read_csv_batches(
         )
 
     line_state = {"carry": layout.data_start_line - 1 - layout.skip_rows}
+    rows_text = 0
+    width = (
+        4 if encoding.name.startswith("utf-32") else 2 if encoding.name.startswith("utf-16") else 1
+    )
     emitted = 0
     settled = 0
 
@@ -368,7 +387,13 @@ def read_csv_batches(
                 lines = lines[~blank]
             state.rows_read += table.num_rows
             state.decode_error_offsets = getattr(stream, "error_offsets", [])
-            yield RawBatch(table, lines), bool(state.decode_error_offsets)
+            # pyarrow reads far ahead of the batches it hands out, so progress counts the text
+            # of the rows handed out (times the bytes per character of the file's encoding)
+            rows_text += _text_bytes(table) * width
+            yield (
+                RawBatch(table, lines, min(rows_text, state.bytes_read)),
+                bool(state.decode_error_offsets),
+            )
         _mark_truncated_end(invalid, emitted + layout.skip_rows)
         settle(None, np.array([], dtype=np.int64), np.array([], dtype=np.int64))
     except (pa.ArrowInvalid, UnicodeDecodeError) as error:
