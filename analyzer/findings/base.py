@@ -64,10 +64,15 @@ EVENT_COLUMNS = (
     "threat_types",
     "input_id",
     "line",
+    "report_type",
     "message_key",
     "recipient_key",
     "in_timeline",
 )
+
+#: Report types whose rows tell what happened to a message after it was delivered (Defender
+#: EmailPostDeliveryEvents: ZAP, user-reported, ...). They never show a message arriving.
+POST_DELIVERY_REPORTS = ("defender_email_post_delivery_events",)
 
 
 def iso_utc(time_ns: int | None) -> str | None:
@@ -377,6 +382,50 @@ class Context:
         )
         frame = frame.drop_duplicates(["message_key", "recipient_key"], keep="last")
         return frame.drop(columns=["rank_preferred", "rank_time", "rank_row"])
+
+    def arrival_event_frame(self, pairs: pd.DataFrame) -> pd.DataFrame:
+        """One event row per (message_key, recipient) pair that shows the message arriving.
+
+        The row of choice is a RECEIVE (or SUBMIT) on the recipient's timeline, then any other
+        RECEIVE or SUBMIT, then a DELIVER or SEND, then a summary-type status row (summary,
+        Get-MessageTrace, API, Defender EmailEvents), then any other row; the earliest wins.
+        Post-delivery rows (``POST_DELIVERY_REPORTS``: a ZAP, a user report) come last of
+        all: they say what happened after delivery, so they are cited only when nothing else
+        about the pair is in the data.
+
+        Args:
+            pairs: a frame with ``message_key`` and ``recipient_key`` (or
+                ``recipient_address``).
+
+        Returns:
+            An events frame (see ``event_frame``), one row per pair found.
+        """
+        if pairs.empty:
+            return self.event_frame(pa.array([], pa.bool_()), EVENT_COLUMNS)
+        recipients = (
+            pairs["recipient_key"] if "recipient_key" in pairs else pairs["recipient_address"]
+        )
+        wanted = pa.array(sorted(set(pair_keys(pairs["message_key"], recipients))), pa.string())
+        frame = self.event_frame(pc.is_in(self.event_pair_key, value_set=wanted), EVENT_COLUMNS)
+        if frame.empty:
+            return frame
+        event_id = frame["event_id"].fillna("").str.upper()
+        arriving = event_id.isin(("RECEIVE", "SUBMIT")).to_numpy()
+        timeline = frame["in_timeline"].fillna(False).astype(bool).to_numpy()
+        passing = event_id.isin(("DELIVER", "SEND")).to_numpy()
+        status_row = ((event_id == "") & frame["reported_status"].notna()).to_numpy()
+        post_delivery = frame["report_type"].isin(POST_DELIVERY_REPORTS).to_numpy()
+        rank = np.select(
+            [post_delivery, arriving & timeline, arriving, passing, status_row],
+            [5, 0, 1, 2, 3],
+            default=4,
+        )
+        frame["rank_arrival"] = rank
+        frame = frame.sort_values(
+            ["message_key", "recipient_key", "rank_arrival", "time_ns", "row"], kind="stable"
+        )
+        frame = frame.drop_duplicates(["message_key", "recipient_key"], keep="first")
+        return frame.drop(columns=["rank_arrival"])
 
     @cached_property
     def custom_data_entries(self) -> pd.DataFrame:

@@ -21,7 +21,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from analyzer.findings.base import Context, display_utc, domain_of, fill_false, listing, plural
+from analyzer.findings.base import (
+    Context,
+    display_utc,
+    domain_of,
+    fill_false,
+    listing,
+    pair_keys,
+    plural,
+)
 from analyzer.findings.model import Finding
 
 LOOKALIKE_RULE = "lookalike-domain"
@@ -223,13 +231,23 @@ def _domain_rows(ctx: Context, domain: str) -> pd.DataFrame:
             "message_id",
             "sender_address",
             "recipient_address",
+            "final_status",
             "first_time",
-            "final_time",
-            "decided_input_id",
-            "decided_line",
         ),
     )
     return frame
+
+
+def _arrival_evidence(ctx: Context, rows: pd.DataFrame, detail: pd.Series) -> pd.DataFrame:
+    """Evidence candidates for messages from or to a domain: per message x recipient of
+    ``rows`` (a recipients frame), the input row that shows the message arriving
+    (``Context.arrival_event_frame``), with ``detail`` (aligned with ``rows``) as its note."""
+    evidence = ctx.arrival_event_frame(rows[["message_key", "recipient_address"]])
+    notes = dict(
+        zip(pair_keys(rows["message_key"], rows["recipient_address"]), detail, strict=True)
+    )
+    evidence["detail"] = pair_keys(evidence["message_key"], evidence["recipient_key"]).map(notes)
+    return evidence
 
 
 def lookalike_domains(ctx: Context) -> list[Finding]:
@@ -268,12 +286,18 @@ def lookalike_domains(ctx: Context) -> list[Finding]:
         what = "; ".join(f"{ref} ({whose[ctx.is_internal(ref)]}: {kind})" for ref, kind in matches)
         shown = decode_idn(candidate)
         shown_text = f" (shown as {shown})" if shown != candidate else ""
-        evidence = ctx.recipient_evidence_frame(rows)
-        evidence["detail"] = (
+        # evidence: the rows that show each message arriving, not what happened later (a
+        # ZAP decides the final status, but it is no proof of who sent the message)
+        shown = ctx.earliest(rows, "first_time_ns")
+        evidence = _arrival_evidence(
+            ctx,
+            shown,
             "from "
-            + rows["sender_address"].fillna("?")
+            + shown["sender_address"].fillna("?")
             + " to "
-            + rows["recipient_address"].fillna("?")
+            + shown["recipient_address"].fillna("?")
+            + "; final status "
+            + shown["final_status"].fillna("Unknown"),
         )
         finding = ctx.finding(
             LOOKALIKE_RULE,
@@ -292,6 +316,7 @@ def lookalike_domains(ctx: Context) -> list[Finding]:
                 ],
             ),
             evidence,
+            total=len(rows),
         )
         if finding:
             findings.append(finding)
@@ -330,16 +355,16 @@ def first_seen_domains(ctx: Context) -> list[Finding]:
             "sender_address",
             "recipient_address",
             "first_time",
-            "final_time",
-            "decided_input_id",
-            "decided_line",
         ),
     )
     frame["domain"] = domain_of(pa.array(frame["sender_address"], pa.string())).to_pandas()
-    frame = frame.sort_values(["domain", "first_time_ns", "decided_line"], kind="stable")
+    frame = frame.sort_values(
+        ["domain", "first_time_ns", "message_key", "recipient_address"],
+        kind="stable",
+        na_position="last",
+    )
     firsts = frame.drop_duplicates("domain")
-    evidence = ctx.recipient_evidence_frame(firsts)
-    evidence["detail"] = "first message from " + firsts["domain"]
+    evidence = _arrival_evidence(ctx, firsts, "first message from " + firsts["domain"])
     messages = int(new["sent"].sum())
     finding = ctx.finding(
         FIRST_SEEN_RULE,
