@@ -520,6 +520,34 @@ def test_threat_verdicts_each_fire_on_their_messages_only():
     assert "clean" not in cited
 
 
+def test_malware_quarantined_on_arrival_is_not_called_delivered():
+    # an enhanced summary row lists the events "Receive, Deliver, Quarantined": the message
+    # went to quarantine, and one row of a summary becomes one event per word
+    trace = Trace()
+    tenant_baseline(trace)
+    summary = Trace(path="exports/enhanced_summary.csv", input_id="c" * 16)
+    words = ("RECEIVE", "DELIVER", "QUARANTINED")
+    for n, word in enumerate(words):
+        summary.add(10, word, "x@bad.example", "alice@contoso.com", "malware", event_seq=n)
+        summary.line -= 1  # all three words are one row of the summary
+    summary.line += 1
+    trace.add(10, "RECEIVE", "x@bad.example", "alice@contoso.com", "malware")
+    trace.add(
+        10.1,
+        "AGENTINFO",
+        "x@bad.example",
+        "alice@contoso.com",
+        "malware",
+        custom_data="S:AMA=SUM|v=1|action=b|name=EICAR;S:SFA=SUM|SFV=NSPM|SCL=1|DI=SQ",
+    )
+    for row in summary.rows:
+        row.update(time_basis="message", report_type="enhanced_summary", source=None)
+    [malware] = of_rule(run(case_of(trace, summary)), "malware-detected")
+    assert malware.severity == "medium"
+    assert "final status: Quarantined 1." in malware.explanation
+    assert "delivered to the mailbox" not in malware.explanation
+
+
 def test_high_scl_threshold_override_changes_what_was_let_through():
     trace, _ = verdict_trace()
     findings = run(case_of(trace), load_thresholds(overrides={"high_scl": "8"}))

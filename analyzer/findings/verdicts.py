@@ -278,11 +278,28 @@ def threat_verdicts(ctx: Context) -> list[Finding]:
 
 
 def _delivered_pairs(ctx: Context, message_keys) -> np.ndarray:
-    """Pair keys (message_key US recipient_key) of these messages that have a DELIVER event."""
+    """Pair keys (message_key US recipient_key) of these messages that have a DELIVER event
+    into the mailbox.
+
+    An enhanced summary lists a quarantined message's events as ``Receive, Deliver,
+    Quarantined`` in one row: that DELIVER is the hand-over to quarantine, not to the mailbox,
+    so a DELIVER whose row also says QUARANTINED does not count.
+    """
     events = ctx.events
+    ours = fill_false(
+        pc.is_in(events["message_key"], value_set=pa.array(message_keys, pa.string()))
+    )
+    event_id = pc.utf8_upper(events["event_id"])
+    row_key = pc.binary_join_element_wise(
+        pc.fill_null(events["input_id"], ""),
+        pc.fill_null(events["line"].cast(pa.string()), ""),
+        ctx.event_pair_key,
+        "\x1f",
+    )
+    quarantined_rows = row_key.filter(pc.and_(ours, fill_false(pc.equal(event_id, "QUARANTINED"))))
     mask = pc.and_(
-        fill_false(pc.equal(pc.utf8_upper(events["event_id"]), "DELIVER")),
-        fill_false(pc.is_in(events["message_key"], value_set=pa.array(message_keys, pa.string()))),
+        pc.and_(ours, fill_false(pc.equal(event_id, "DELIVER"))),
+        pc.invert(fill_false(pc.is_in(row_key, value_set=pc.unique(quarantined_rows)))),
     )
     return pc.unique(ctx.event_pair_key.filter(mask)).to_numpy(zero_copy_only=False)
 
