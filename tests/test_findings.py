@@ -362,8 +362,9 @@ def test_slow_outbound_mail_is_not_a_burst_and_threshold_override_decides():
 def test_same_subject_from_several_mailboxes_is_a_mass_subject():
     trace = Trace()
     tenant_baseline(trace)
+    sent = []
     for n, sender in enumerate(("a@contoso.com", "b@contoso.com", "c@contoso.com")):
-        outbound_run(
+        sent += outbound_run(
             trace,
             sender,
             20,
@@ -379,6 +380,43 @@ def test_same_subject_from_several_mailboxes_is_a_mass_subject():
     assert finding.severity == "medium"
     assert "'RE: Invoice overdue'" in finding.title and "60 outside recipients" in finding.title
     assert finding.entities["mailbox"] == ["a@contoso.com", "b@contoso.com", "c@contoso.com"]
+    assert finding.evidence_total == 60
+    assert lines(finding) <= set(sent) and len(finding.evidence) == 25  # the first 25 sends
+
+
+def test_one_subject_to_colleagues_or_spread_over_days_is_no_mass_subject():
+    trace = Trace()
+    tenant_baseline(trace)
+    # the subject of the outbound runs below, first to 80 colleagues within minutes (a few
+    # of them at the second tenant domain)
+    for i in range(80):
+        domain = "contoso.com" if i % 4 else "contoso.co.uk"
+        trace.mail(
+            100 + i * 0.1,
+            "hr@contoso.com",
+            f"staff{i}@{domain}",
+            f"hr{i}",
+            message_subject="RE: Invoice overdue",
+        )
+    # the same subject to 60 outside recipients, 20 a day over three days
+    for n, sender in enumerate(("a@contoso.com", "b@contoso.com", "c@contoso.com")):
+        outbound_run(
+            trace,
+            sender,
+            20,
+            1,
+            "RE: Invoice overdue",
+            start=200 + n * 26 * 60,
+            domain=f"d{n}.example",
+            tag=f"s{n}-",
+        )
+    assert of_rule(run(case_of(trace)), "mass-subject") == []
+    # a wider window sees all 60 (and only the outside ones)
+    [finding] = of_rule(
+        run(case_of(trace), load_thresholds(overrides={"mass_subject_window_hours": "72"})),
+        "mass-subject",
+    )
+    assert "60 outside recipients" in finding.title
 
 
 # --------------------------------------------------------------------------------------------
