@@ -167,6 +167,20 @@ def test_samples_show_the_attack_story_with_evidence_on_real_lines():
             record = "\n".join(lines[item["line"] - 1 : item["line"] + 3]).lower()
             ids = [i for i in (item["network_message_id"], item["message_id"]) if i]
             assert any(i.lower().strip("<>") in record for i in ids), (finding["rule"], item)
+    # the look-alike phish was moved to quarantine later (a ZAP in EmailPostDeliveryEvents);
+    # what shows the domain sending it is the extended report's RECEIVE row, cited as such
+    [lookalike] = [f for f in data if f["rule"] == "lookalike-domain"]
+    assert lookalike["title"] == "Look-alike domain c0ntoso.com imitates contoso.com"
+    assert {(Path(e["input"]).name, e["event_id"]) for e in lookalike["evidence"]} == {
+        ("extended_utf16le_nobom.csv", "RECEIVE")
+    }
+    [row] = {e["line"] for e in lookalike["evidence"]}
+    receive = decoded_lines(SAMPLES / "extended_utf16le_nobom.csv")[row - 1]
+    assert "it-support@c0ntoso.com" in receive and '"RECEIVE"' in receive
+    # and the malware quarantined on arrival is not said to have reached a mailbox
+    [malware] = [f for f in data if f["rule"] == "malware-detected"]
+    assert malware["severity"] == "medium"
+    assert "delivered to the mailbox" not in malware["explanation"]
 
 
 def test_thresholds_from_set_and_config_change_the_outcome(tmp_path):
