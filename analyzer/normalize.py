@@ -43,6 +43,8 @@ STATUS_SPLIT = r";\s*([245]\d\d\b)"
 # no look-ahead, and a split pattern that consumed the next ';' missed every other one.)
 RECIPIENT_TYPES = r"^\s*(?:To|Cc|Bcc)\s*(?:;\s*(?:To|Cc|Bcc)\s*)*$"
 UNIT_SEPARATOR = "\x1f"
+# the bytes that structure custom_data: sections end at ";", pairs at "|", keys at "="
+SEMICOLON, PIPE, EQUALS = ord(";"), ord("|"), ord("=")
 
 
 @dataclass
@@ -192,74 +194,101 @@ def _string_buffers(array: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray
 def parse_custom_data(custom_data: pa.Array) -> pa.Array:
     """``S:SFA=SUM|SFV=SPM;S:K=v`` -> map {SFA: SUM, SFA.SFV: SPM, K: v} (see schema).
 
-    Tokenized with numpy over the column's bytes (no per-row Python, no per-pair strings until
-    the keys are qualified): sections end at ``;``, pairs at ``|``, and a pair's key ends at
-    its first ``=``. A section's name is its first key: ``S:TRA=ETR|ruleId=x`` gives TRA=ETR
-    and TRA.ruleId=x.
+    Sections end at ``;``, pairs at ``|``, and a pair's key ends at its first ``=``. A
+    section's name is its first key: ``S:TRA=ETR|ruleId=x`` gives TRA=ETR and TRA.ruleId=x.
+    A missing value gives an empty map.
     """
     if isinstance(custom_data, pa.ChunkedArray):
         custom_data = custom_data.combine_chunks()
+    return _parsed_where(custom_data, pc.is_valid(custom_data))
+
+
+def _verdict_fields(custom_data: pa.Array, event_id: pa.Array | None) -> pa.Array:
+    """custom_data parsed on AGENTINFO rows (spam, malware and transport rule verdicts).
+
+    Other rows keep custom_data verbatim only: parsing every row of a large extended report
+    costs more than the rest of ingest, and chains need the agents' verdicts alone.
+    """
+    if event_id is None:
+        return parse_custom_data(custom_data)
+    agent = pc.and_(pc.fill_null(pc.equal(event_id, "AGENTINFO"), False), pc.is_valid(custom_data))
+    return _parsed_where(custom_data, agent)
+
+
+def _parsed_where(custom_data: pa.Array, parse: pa.Array) -> pa.Array:
+    """The map of each row where ``parse`` (a non-null mask), an empty map elsewhere.
+
+    The rows to parse are copied together first: the tokenizer then reads no byte of another
+    row (a null may still span its row's text: ``pc.if_else`` leaves it there).
+    """
     n = len(custom_data)
-    data, offsets, valid = _string_buffers(custom_data)
-    if (np.diff(offsets)[~valid] > 0).any():
-        # a null may still span bytes (pc.if_else leaves a dropped row's text under its null):
-        # a copy holds valid values only, else the tokenizer reads that text into other rows
-        custom_data = custom_data.take(pa.array(np.arange(n)))
-        data, offsets, valid = _string_buffers(custom_data)
-    begin, end = int(offsets[0]), int(offsets[-1])
-    window = data[begin:end]
-    row_of_byte_start = offsets[:-1] - begin
-    row_of_byte_end = offsets[1:] - begin
-    lengths = row_of_byte_end - row_of_byte_start
-    has_text = valid & (lengths > 0)
-    is_separator = np.zeros(len(window) + 1, dtype=bool)
-    is_separator[:-1] = (window == ord(";")) | (window == ord("|"))
-    separators = np.flatnonzero(is_separator)
-    # every row with text is one run of pairs: pair boundaries are the row start, each
-    # separator, and the row end
-    ends_of_rows = row_of_byte_end[has_text]
-    after_separator = separators + 1
-    # a separator that ends a row starts nothing (the next row starts there)
-    is_row_end = np.zeros(len(window) + 1, dtype=bool)
-    is_row_end[ends_of_rows] = True
-    after_separator = after_separator[~is_row_end[after_separator]]
-    row_starts = row_of_byte_start[has_text]
-    is_row_start = np.zeros(len(window) + 1, dtype=bool)
-    is_row_start[row_starts] = True
-    starts = np.concatenate([row_starts, after_separator])
-    starts = np.sort(starts[~is_separator[starts]], kind="stable")  # "||" holds no pair
-    # the end of a pair is the next separator or its row's end
-    row = np.searchsorted(row_of_byte_start, starts, side="right") - 1
-    boundary = np.sort(np.concatenate([separators, ends_of_rows]), kind="stable")
-    # side="right": a row end equal to a start is the end of the row before
-    stops = boundary[np.minimum(np.searchsorted(boundary, starts, side="right"), len(boundary) - 1)]
-    at_row_start = is_row_start[starts]
-    section_start = at_row_start.copy()
-    inner = ~at_row_start
-    section_start[inner] = window[starts[inner] - 1] == ord(";")
-    # a section is a row's run between ';': ';' before the pair plus its row number numbers it
-    section_id = np.searchsorted(np.flatnonzero(window == ord(";")), starts) + row
+    parsed = pc.fill_null(parse, False).to_numpy(zero_copy_only=False)
+    text = custom_data if parsed.all() else custom_data.filter(pa.array(parsed))
+    pairs_per_row, keys, values = _custom_data_pairs(text)
+    counts = np.zeros(n, dtype=np.int64)
+    counts[parsed] = pairs_per_row
+    map_offsets = np.zeros(n + 1, dtype=np.int32)
+    np.cumsum(counts, out=map_offsets[1:])
+    return pa.MapArray.from_arrays(pa.array(map_offsets), keys, values)
+
+
+def _custom_data_pairs(text: pa.Array) -> tuple[np.ndarray, pa.Array, pa.Array]:
+    """Pairs of non-null custom_data strings: (pairs per row, qualified keys, values).
+
+    Tokenized with numpy, no per-row Python: the bytes are scanned once for the three that
+    matter (``;`` ``|`` ``=``), and everything after works on that much shorter list of
+    "special" positions and on the tokens (the runs between separators, one per row start
+    and one after each separator).
+    """
+    n = len(text)
+    data, offsets, _ = _string_buffers(text)
+    begin = int(offsets[0])
+    window = data[begin : int(offsets[-1])]
+    row_bounds = offsets - begin  # row r is window[row_bounds[r]:row_bounds[r + 1]]
+    special = np.flatnonzero((window == SEMICOLON) | (window == PIPE) | (window == EQUALS))
+    kind = window[special]
+    is_separator = kind != EQUALS
+    separators = np.flatnonzero(is_separator)  # indexes into special
+    # specials of row r: special[first_special[r]:first_special[r + 1]]
+    first_special = np.searchsorted(special, row_bounds)
+    separators_before = np.zeros(len(special) + 1, dtype=np.int64)
+    np.cumsum(is_separator, out=separators_before[1:])
+    separators_before_row = separators_before[first_special]
+    # Tokens in text order: row r's first token, then one per separator of the row. Row r's
+    # tokens are row_token[r] .. row_token[r + 1] - 1.
+    row_token = separators_before_row + np.arange(n + 1)
+    tokens = int(row_token[-1])
+    after_separator = np.ones(tokens, dtype=bool)
+    after_separator[row_token[:-1]] = False
+    separator_token = np.flatnonzero(after_separator)
+    starts = np.empty(tokens, dtype=np.int64)
+    starts[row_token[:-1]] = row_bounds[:-1]
+    starts[separator_token] = special[separators] + 1
+    # a token ends where the next one of its row begins (at its separator) or at the row end
+    stops = np.empty(tokens, dtype=np.int64)
+    stops[separator_token - 1] = special[separators]
+    stops[row_token[1:] - 1] = row_bounds[1:]
+    # the first special at or after a token's start: its key ends there if that is an '='
+    next_special = np.empty(tokens, dtype=np.int64)
+    next_special[row_token[:-1]] = first_special[:-1]
+    next_special[separator_token] = separators + 1
+    section_start = ~after_separator
+    section_start[separator_token] = kind[separators] == SEMICOLON
+    # tokens of one section (of one row) share a number: each row start and ';' begins one
+    section_id = np.cumsum(section_start)
     # skip the "S:" that opens a section
-    has_prefix = section_start & (stops - starts >= 2)
-    has_prefix[has_prefix] = (window[starts[has_prefix]] == ord("S")) & (
-        window[starts[has_prefix] + 1] == ord(":")
-    )
-    starts = starts + 2 * has_prefix
-    equals = np.flatnonzero(window == ord("="))
-    first_equal = (
-        equals[np.minimum(np.searchsorted(equals, starts), max(len(equals) - 1, 0))]
-        if len(equals)
-        else np.full(len(starts), -1)
-    )
-    keep = (first_equal >= starts) & (first_equal < stops) & (first_equal > starts)
-    starts, stops, first_equal, row, section_start, section_id = (
-        starts[keep],
-        stops[keep],
-        first_equal[keep],
-        row[keep],
-        section_start[keep],
-        section_id[keep],
-    )
+    prefixed = np.flatnonzero(section_start & (stops - starts >= 2))
+    prefixed = prefixed[
+        (window[starts[prefixed]] == ord("S")) & (window[starts[prefixed] + 1] == ord(":"))
+    ]
+    starts[prefixed] += 2
+    # past the last special: a position no token reaches
+    first_equal = np.append(special, len(window))[next_special]
+    # a pair needs a key and an '=' inside its token (the next special of an empty token, or
+    # of one without '=', is its separator, its row's end or beyond)
+    keep = np.flatnonzero((first_equal > starts) & (first_equal < stops))
+    starts, stops, first_equal = starts[keep], stops[keep], first_equal[keep]
+    section_start, section_id = section_start[keep], section_id[keep]
     buffer = pa.py_buffer(window)
     keys = _slices(buffer, starts, first_equal)
     values = _slices(buffer, first_equal + 1, stops)
@@ -267,10 +296,11 @@ def parse_custom_data(custom_data: pa.Array) -> pa.Array:
     # a section whose first pair has no key=value has no name: its pairs keep their own keys
     # (never the name of an earlier section, or of another row's)
     named = section_start[section_index] & (section_id[section_index] == section_id)
-    qualified = _qualified_keys(keys, section_index, ~(section_start | ~named))
-    counts = np.bincount(row, minlength=n)
-    map_offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
-    return pa.MapArray.from_arrays(pa.array(map_offsets), qualified, values)
+    qualified = _qualified_keys(keys, section_index, named & ~section_start)
+    kept_before = np.zeros(tokens + 1, dtype=np.int64)
+    kept_before[keep + 1] = 1
+    pairs_per_row = np.diff(np.cumsum(kept_before)[row_token])
+    return pairs_per_row, qualified, values
 
 
 def _qualified_keys(keys: pa.Array, section_index: np.ndarray, qualify: np.ndarray) -> pa.Array:
@@ -292,18 +322,6 @@ def _qualified_keys(keys: pa.Array, section_index: np.ndarray, qualify: np.ndarr
     return pa.array(texts, pa.string()).take(pa.array(final_ids))
 
 
-def _verdict_fields(custom_data: pa.Array, event_id: pa.Array | None) -> pa.Array:
-    """custom_data parsed on AGENTINFO rows (spam, malware and transport rule verdicts).
-
-    Other rows keep custom_data verbatim only: parsing every row of a large extended report
-    costs more than the rest of ingest, and chains need the agents' verdicts alone.
-    """
-    if event_id is None:
-        return parse_custom_data(custom_data)
-    agent = pc.fill_null(pc.equal(event_id, "AGENTINFO"), False)
-    return parse_custom_data(pc.if_else(agent, custom_data, pa.scalar(None, pa.string())))
-
-
 def _slices(buffer: pa.Buffer, starts: np.ndarray, stops: np.ndarray) -> pa.Array:
     """Strings ``buffer[starts[k]:stops[k]]`` for ordered, non-overlapping spans.
 
@@ -318,6 +336,29 @@ def _slices(buffer: pa.Buffer, starts: np.ndarray, stops: np.ndarray) -> pa.Arra
     bounds[1::2] = stops
     spans = pa.StringArray.from_buffers(len(bounds) - 1, pa.py_buffer(bounds), buffer)
     return spans.take(pa.array(np.arange(0, len(bounds) - 1, 2)))
+
+
+def _per_distinct_value(column: pa.Array, transform) -> pa.Array:
+    """``transform`` (an elementwise string function) applied once per distinct value.
+
+    Event ids and statuses repeat a handful of values over thousands of rows: a regex per
+    distinct value and a lookup per row cost less than a regex per row.
+    """
+    encoded = pc.dictionary_encode(column)
+    return transform(encoded.dictionary).take(encoded.indices)
+
+
+def _all_whole_numbers(text: pa.Array) -> bool:
+    """True if every value is 1 to 18 ASCII digits (what ``^\\d{1,18}$`` accepts).
+
+    Read from the bytes: a cast alone would also take "-0" or "0x10".
+    """
+    data, offsets, valid = _string_buffers(text)
+    lengths = np.diff(offsets)[valid]
+    if not ((lengths >= 1) & (lengths <= 18)).all():
+        return False
+    digits = data[int(offsets[0]) : int(offsets[-1])] - np.uint8(ord("0"))
+    return bool((digits <= 9).all())
 
 
 def _status_rules(spec: ExportFormat, columns: dict[str, pa.Array], n: int) -> pa.Array:
@@ -362,47 +403,74 @@ def event_key_values(table: pa.Table) -> np.ndarray:
     row_hash = np.full(n, 0x243F6A8885A308D3, dtype=np.uint64)
     if n == 0:
         return row_hash
+    scratch = np.empty(n, dtype=np.uint64)
     for position, name in enumerate(schema.KEY_COLUMNS):
         if name == "custom_data_fields":  # derived from custom_data
             continue
-        column = table.column(name)
+        column = _one_array(table.column(name))
         if name in LONG_TEXT:
             column = pc.utf8_length(column)
         with np.errstate(over="ignore"):
             salt = np.uint64(position) * np.uint64(0x9E3779B97F4A7C15)
-            row_hash = _mix(row_hash ^ (_value_hashes(column) + salt))
+        if column.null_count == n:  # a column the export does not have: one value
+            with np.errstate(over="ignore"):
+                row_hash ^= _NULL_HASH + salt
+        else:
+            row_hash ^= _value_hashes(column, salt)
+        _mix_in_place(row_hash, scratch)
     return row_hash
 
 
 _NULL_HASH = np.uint64(0x6A09E667F3BCC908)
 
 
-def _mix(values: np.ndarray) -> np.ndarray:
-    """splitmix64's finalizer: every input bit affects every output bit."""
-    with np.errstate(over="ignore"):
-        values = (values ^ (values >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        values = (values ^ (values >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        return values ^ (values >> np.uint64(31))
+def _mix_in_place(values: np.ndarray, scratch: np.ndarray) -> None:
+    """splitmix64's finalizer, in place: every input bit affects every output bit."""
+    np.right_shift(values, np.uint64(30), out=scratch)
+    values ^= scratch
+    values *= np.uint64(0xBF58476D1CE4E5B9)  # numpy wraps uint64 arrays silently
+    np.right_shift(values, np.uint64(27), out=scratch)
+    values ^= scratch
+    values *= np.uint64(0x94D049BB133111EB)
+    np.right_shift(values, np.uint64(31), out=scratch)
+    values ^= scratch
 
 
-def _value_hashes(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """A 64-bit hash of each value (nulls hash alike), the same for the same value anywhere."""
+def _one_array(column: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """The column as one array, without a copy when it is one chunk already."""
     if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks()
-    valid = pc.is_valid(column).to_numpy(zero_copy_only=False)
+        return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+    return column
+
+
+def _value_hashes(column: pa.Array | pa.ChunkedArray, salt: np.uint64) -> np.ndarray:
+    """A 64-bit hash of each value plus ``salt`` (nulls hash alike), the same for the same value
+    anywhere."""
+    column = _one_array(column)
     if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-        encoded = pc.dictionary_encode(column)
+        # null is a value of the dictionary here, so the rows need no mask of their own
+        encoded = pc.dictionary_encode(column, null_encoding="encode")
+        dictionary = encoded.dictionary
         distinct = pd.util.hash_array(
-            encoded.dictionary.to_numpy(zero_copy_only=False), categorize=False
+            pc.fill_null(dictionary, "").to_numpy(zero_copy_only=False), categorize=False
         )
-        index = pc.fill_null(encoded.indices, 0).to_numpy(zero_copy_only=False)
-        hashes = distinct[index] if len(distinct) else np.zeros(len(column), np.uint64)
-    else:
-        if pa.types.is_timestamp(column.type):
-            column = pc.cast(column, pa.int64())
-        numbers = pc.fill_null(pc.cast(column, pa.int64()), 0).to_numpy(zero_copy_only=False)
-        hashes = _mix(numbers.astype(np.int64).view(np.uint64) + np.uint64(0x9E3779B97F4A7C15))
-    return np.where(valid, hashes, _NULL_HASH)
+        if dictionary.null_count:
+            distinct[pc.is_null(dictionary).to_numpy(zero_copy_only=False)] = _NULL_HASH
+        with np.errstate(over="ignore"):
+            distinct += salt
+        return distinct[encoded.indices.to_numpy(zero_copy_only=False)]
+    if pa.types.is_timestamp(column.type):
+        column = pc.cast(column, pa.int64())
+    numbers = pc.cast(column, pa.int64())
+    if numbers.null_count:
+        numbers = pc.fill_null(numbers, 0)
+    hashes = numbers.to_numpy(zero_copy_only=False).view(np.uint64) + np.uint64(0x9E3779B97F4A7C15)
+    _mix_in_place(hashes, np.empty_like(hashes))
+    if column.null_count:
+        hashes[~pc.is_valid(column).to_numpy(zero_copy_only=False)] = _NULL_HASH
+    with np.errstate(over="ignore"):
+        hashes += salt
+    return hashes
 
 
 def hex_strings(values: np.ndarray) -> pa.Array:
@@ -447,7 +515,8 @@ def to_canonical(
     columns: dict[str, pa.Array] = {}
     for position, name in header_map.items():
         # values are kept as exported (empty fields are already null)
-        columns[name] = table.column(position).combine_chunks().cast(pa.string())
+        column = _one_array(table.column(position))
+        columns[name] = column if column.type == pa.string() else column.cast(pa.string())
     unmapped = [p for p in range(len(headers)) if p not in header_map]
     columns["extras"] = _extras(table, headers, unmapped)
     raw_time = columns.get("event_time", pa.nulls(n, pa.string()))
@@ -497,6 +566,9 @@ def to_canonical(
     for name, arrow_type in INTEGER_COLUMNS.items():
         if name in columns:
             text = columns[name]
+            if _all_whole_numbers(text):  # the usual case, told from the bytes alone
+                columns[name] = pc.cast(text, arrow_type)
+                continue
             digits = pc.fill_null(pc.match_substring_regex(text, r"^\d{1,18}$"), False)
             columns[name] = pc.cast(
                 pc.if_else(digits, text, pa.scalar(None, pa.string())), arrow_type
@@ -517,13 +589,19 @@ def to_canonical(
 
     event_id = columns.get("event_id")
     if event_id is not None:
-        columns["event_id"] = pc.utf8_upper(pc.replace_substring_regex(event_id, r"[\s_]+", ""))
+        columns["event_id"] = _per_distinct_value(
+            event_id, lambda ids: pc.utf8_upper(pc.replace_substring_regex(ids, r"[\s_]+", ""))
+        )
     status = columns.get("recipient_status")
     if status is not None:
-        code = pc.extract_regex(status, r"(?P<code>\b[245]\.\d{1,3}\.\d{1,3}\b)")
-        columns["status_code"] = pc.struct_field(code, "code")
-        reply = pc.extract_regex(status, r"^(?P<reply>[245]\d\d)\b")
-        columns["smtp_reply_code"] = pc.cast(pc.struct_field(reply, "reply"), pa.int16())
+        encoded = pc.dictionary_encode(status)
+        statuses = encoded.dictionary
+        code = pc.extract_regex(statuses, r"(?P<code>\b[245]\.\d{1,3}\.\d{1,3}\b)")
+        columns["status_code"] = pc.struct_field(code, "code").take(encoded.indices)
+        reply = pc.extract_regex(statuses, r"^(?P<reply>[245]\d\d)\b")
+        columns["smtp_reply_code"] = pc.cast(pc.struct_field(reply, "reply"), pa.int16()).take(
+            encoded.indices
+        )
     if "directionality" in columns:
         lowered = pc.utf8_lower(columns["directionality"])
         keys = pa.array(list(DIRECTIONS), pa.string())
@@ -534,14 +612,17 @@ def to_canonical(
             columns["custom_data"], columns.get("event_id")
         )
 
-    columns["time_basis"] = pa.array(np.full(m, spec.time_basis, dtype=object), pa.string())
-    columns["input_id"] = pa.array(np.full(m, context.input_id, dtype=object), pa.string())
-    columns["report_type"] = pa.array(np.full(m, spec.name, dtype=object), pa.string())
+    columns["time_basis"] = pa.repeat(pa.scalar(spec.time_basis, pa.string()), m)
+    columns["input_id"] = pa.repeat(pa.scalar(context.input_id, pa.string()), m)
+    columns["report_type"] = pa.repeat(pa.scalar(spec.name, pa.string()), m)
     columns["line"] = pa.array(lines[row_index].astype(np.int64))
     columns = {k: v for k, v in columns.items() if v is not None}
     events = schema.conform(pa.table(columns))
-    events = events.filter(pa.array(keep[row_index]))
-    keys = event_key_values(events)
+    keys = event_key_values(events)  # a row's key is its own: rows to drop change no other's
+    kept = keep[row_index]
+    if not kept.all():  # filtering copies every column: only when a row was rejected
+        events = events.filter(pa.array(kept))
+        keys = keys[kept]
     events = events.set_column(
         events.schema.get_field_index("event_key"), "event_key", hex_strings(keys)
     )
