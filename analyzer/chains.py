@@ -1018,6 +1018,8 @@ def build_chains(case: Case) -> Chains:
         decider_reply_code,
         di_group,
         report_type.take(pa.array(decider, mask=decider < 0)),
+        has_events=_count(is_event, starts) > 0,
+        malware=_valid(verdict_values["malware_name"]),
     )
 
     status_meaning = pc.if_else(
@@ -1630,14 +1632,22 @@ def _status_meaning(
     reply_code: pa.Array,
     di: np.ndarray,
     report_type: pa.Array,
+    *,
+    has_events: np.ndarray,
+    malware: np.ndarray,
 ) -> pa.Array:
-    """The final status in plain words (computed once per distinct combination)."""
+    """The final status in plain words (computed once per distinct combination).
+
+    ``has_events``: the recipient has transport events (not only reported statuses);
+    ``malware``: the anti-malware agent named a malware.
+    """
     code_codes, code_values = _dictionary_codes(code)
     reply = pc.fill_null(_combined(reply_code).cast(pa.int64()), -1).to_numpy(zero_copy_only=False)
     di_codes, di_values = _dictionary_codes(pa.array(di, pa.string()))
     report_codes, report_values = _dictionary_codes(report_type)
+    flags = has_events.astype(np.int64) + 2 * malware.astype(np.int64)
     first, inverse = _distinct_combinations(
-        final, decider_kind + 1, code_codes, reply, di_codes, report_codes
+        final, decider_kind + 1, code_codes, reply, di_codes, report_codes, flags
     )
 
     def value(values: list, index: int) -> Any:
@@ -1652,6 +1662,8 @@ def _status_meaning(
                 None if reply[i] < 0 else int(reply[i]),
                 value(di_values, di_codes[i]) or "",
                 value(report_values, report_codes[i]),
+                has_events=bool(flags[i] & 1),
+                malware=bool(flags[i] & 2),
             )
             for i in first
         ],
@@ -1660,7 +1672,17 @@ def _status_meaning(
     return pa.array(words[inverse], pa.string())
 
 
-def _one_meaning(final: int, kind: int, code: Any, reply: Any, di: str, report: Any) -> str:
+def _one_meaning(
+    final: int,
+    kind: int,
+    code: Any,
+    reply: Any,
+    di: str,
+    report: Any,
+    *,
+    has_events: bool = False,
+    malware: bool = False,
+) -> str:
     status = FINAL_STATUSES[final]
     code = code if isinstance(code, str) and code else None
     reply = int(reply) if reply is not None and not pd.isna(reply) else None
@@ -1673,7 +1695,17 @@ def _one_meaning(final: int, kind: int, code: Any, reply: Any, di: str, report: 
             )
     if kind == K_STATUS:
         label = REPORT_LABELS.get(report, report or "an export")
-        return f"{STATUS_WORDS[status]} (as the {label} reports it; no events in the data)"
+        events = (
+            "the events in the data stop before a final one"
+            if has_events
+            else "no events in the data"
+        )
+        return f"{STATUS_WORDS[status]} (as the {label} reports it; {events})"
+    if final == QUARANTINED and malware:
+        # the anti-malware agent's verdict says why, whichever row put it in quarantine
+        return "held in quarantine: the anti-malware agent found malware" + (
+            " (DI=SQ)" if di == "SQ" else ""
+        )
     if final == QUARANTINED and kind not in (K_QUARANTINE,) and di == "SQ":
         return "held in quarantine by the spam filter (DI=SQ)"
     if final == FILTERED and kind not in (K_JUNK,) and di == "SJ":

@@ -158,10 +158,11 @@ def test_distribution_group_expansion_gives_members_that_point_to_the_group():
         assert got[member]["recipient_relation"] == "expanded_from"
         # a member is received when its group is
         assert got[member]["first_time"] == dt.datetime(2024, 3, 1, 10, tzinfo=dt.UTC)
-    # a member with no event after the expansion is still listed, as Unknown
+    # a member with no event after the expansion is listed, Pending: its EXPAND row is
+    # its only event, and nothing final follows it
     frank = got["frank@contoso.com"]
     assert frank["parent_recipient"] == "sales@contoso.com"
-    assert frank["final_status"] == "Pending"  # its EXPAND row is its only event
+    assert frank["final_status"] == "Pending"
 
 
 def test_group_members_inherit_the_verdict_given_before_the_expansion():
@@ -274,6 +275,20 @@ def test_quarantine_by_spam_verdict():
     )
     assert got["status_meaning"] == "held in quarantine by the spam filter (DI=SQ)"
     assert got["decided_line"] == 50  # the verdict row is the evidence
+
+
+def test_quarantine_by_malware_verdict_says_malware():
+    fields = {"AMA": "EV", "AMA.name": "Trojan:Win32/Sample", "SFA.SFV": "NSPM", "SFA.DI": "SQ"}
+    rows = [
+        event("RECEIVE", "alice@contoso.com", 0, direction="inbound"),
+        event("AGENTINFO", "alice@contoso.com", 0.3, custom_data_fields=fields),
+    ]
+    alice = recipients_of(build_chains(make_case(rows)))["alice@contoso.com"]
+    assert alice["final_status"] == "Quarantined"
+    # the spam filter said not spam: the malware, not the spam filter, is the reason shown
+    assert alice["status_meaning"] == (
+        "held in quarantine: the anti-malware agent found malware (DI=SQ)"
+    )
 
 
 def test_malware_and_transport_rules_are_read_from_custom_data():
@@ -526,6 +541,30 @@ def test_summary_only_rows_keep_their_own_status(reported, expected):
     assert bob["final_status"] == expected
     assert bob["final_time"] is None
     assert bob["decided_input_id"] == "sum"
+
+
+def test_reported_status_over_unfinished_events_does_not_claim_there_are_none():
+    rows = [
+        event("RECEIVE", "bob@contoso.com", 0),
+        event(
+            None,
+            "bob@contoso.com",
+            0,
+            reported_status="Delivered",
+            time_basis="message",
+            input_id="sum",
+            report_type="summary",
+        ),
+    ]
+    bob = recipients_of(build_chains(make_case(rows)))["bob@contoso.com"]
+    assert bob["final_status"] == "Delivered"
+    assert bob["status_meaning"] == (
+        "delivered (as the summary reports it; the events in the data stop before a final one)"
+    )
+    only_summary = recipients_of(build_chains(make_case(rows[1:])))["bob@contoso.com"]
+    assert only_summary["status_meaning"] == (
+        "delivered (as the summary reports it; no events in the data)"
+    )
 
 
 def test_events_logged_in_the_same_tick_follow_the_lifecycle_order():
