@@ -74,6 +74,7 @@ over contiguous groups): no Python loop runs per event.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -1915,7 +1916,7 @@ def resolve_message(chains: Chains, message_id: str) -> str:
             listed = ", ".join(found[:5])
             raise NotFoundError(
                 f"message id {message_id!r} names {len(found)} messages ({listed}); "
-                "pass the network message id to choose one"
+                "pass the network message id, or one of these keys, to choose one"
             )
     raise NotFoundError(
         f"no message with id {message_id!r} in the data (looked for it as network message id "
@@ -2120,6 +2121,30 @@ def chain_report(case: Case, message_id: str) -> dict[str, Any]:
     return message_chain(chains, case, resolve_message(chains, message_id))
 
 
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def terminal_safe(text: str) -> str:
+    """Text from an export made safe to print on one line of a terminal.
+
+    Export values are untrusted: a subject may hold line breaks that would break the layout,
+    or escape sequences (ESC ``[2J``...) that a terminal would obey. Tabs and line breaks
+    become spaces; other control characters are shown as ``\\xNN``.
+
+    Args:
+        text: any text.
+
+    Returns:
+        The text without control characters.
+    """
+
+    def visible(match: re.Match[str]) -> str:
+        character = match.group()
+        return " " if character in "\t\n\r" else f"\\x{ord(character):02x}"
+
+    return _CONTROL_CHARACTERS.sub(visible, text)
+
+
 def _short_time(text: str | None) -> str:
     if not text:
         return "(no time)".ljust(27)
@@ -2194,7 +2219,7 @@ def format_chain_text(chain: dict[str, Any]) -> str:
             name = related["network_message_id"] or related["message_key"] or related["reference"]
             subject = f' "{related["subject"]}"' if related["subject"] else ""
             lines.append(f"  {what} {name}{subject}")
-    return "\n".join(lines) + "\n"
+    return "\n".join(terminal_safe(line) for line in lines) + "\n"
 
 
 def _event_line(event: dict[str, Any]) -> str:
@@ -2203,7 +2228,9 @@ def _event_line(event: dict[str, Any]) -> str:
     basis = "*" if event["time_basis"] == "message" else " "
     status = event["status"] or ""
     if event["related_recipient"]:
-        status = f"{status} -> {event['related_recipient']}".strip()
+        # no arrow: as Exchange logs EXPAND/REDIRECT the related address is the parent (the
+        # group, the original address), but some exports write it the other way round
+        status = f"{status} (related recipient {event['related_recipient']})".strip()
     where = f"{event['input']}:{event['line']}" if event["line"] is not None else event["input"]
     return (
         f"{marker}{_short_time(event['time'])}{basis} {what:<11} {event['source'] or '':<12}"

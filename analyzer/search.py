@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from analyzer.case import Case
-from analyzer.chains import FINAL_STATUSES, Chains, build_chains
+from analyzer.chains import FINAL_STATUSES, Chains, build_chains, terminal_safe
 from analyzer.errors import OptionError
 
 OUTPUT_FORMATS = ("table", "csv", "json")
@@ -327,7 +327,8 @@ def zone_label(display_tz: str | None) -> str:
 
 
 def _clip(text: str, width: int) -> str:
-    text = " ".join(text.split())  # newlines and tabs of subjects would break the table
+    # newlines and tabs of subjects would break the table, escape sequences the terminal
+    text = " ".join(terminal_safe(text).split())
     return text if len(text) <= width else text[: width - 1] + "…"
 
 

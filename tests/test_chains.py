@@ -603,6 +603,45 @@ def test_resolve_message_by_either_id():
         resolve_message(chains, "nope")
 
 
+def test_an_id_shared_by_two_messages_asks_which_one():
+    # two summary rows, no network message id: the same Internet id from two senders
+    rows = [
+        event(None, "bob@contoso.com", 0, nmid=None, reported_status="Delivered"),
+        event(
+            None,
+            "bob@contoso.com",
+            0,
+            nmid=None,
+            reported_status="Failed",
+            sender_address="mallory@fabrikam.example",
+        ),
+    ]
+    chains = build_chains(make_case(rows))
+    with pytest.raises(NotFoundError, match=r"names 2 messages .*one of these keys"):
+        resolve_message(chains, "<m1@contoso.com>")
+    # a key the message lists is accepted as the id
+    key = "m1@contoso.com|mallory@fabrikam.example"
+    assert resolve_message(chains, key) == key
+
+
+def test_chain_text_prints_no_control_characters_from_an_export():
+    rows = [
+        event(
+            "RECEIVE",
+            "bob@contoso.com",
+            0,
+            message_subject="Invoice\x1b[2J\r\nDelivered: all fine",
+            recipient_status="To",
+        ),
+        event("EXPAND", "dan@contoso.com", 1, related_recipient_address="bob@contoso.com"),
+    ]
+    case = make_case(rows)
+    text = format_chain_text(message_chain(build_chains(case), case, "n1"))
+    assert "  Subject:             Invoice\\x1b[2J  Delivered: all fine\n" in text
+    assert "\x1b" not in text and "\r" not in text
+    assert "EXPAND" in text and "(related recipient bob@contoso.com)" in text
+
+
 def test_message_chain_json_names_inputs_and_lines():
     rows = [
         event("RECEIVE", "bob@contoso.com", 0, recipient_status="To", line=12),

@@ -194,6 +194,18 @@ def test_csv_neutralizes_formulas_and_names_the_zone(chains):
     assert m1[3] == '\'=HYPERLINK("http://evil.example","x")'
 
 
+def test_table_shows_subjects_on_one_line_without_escape_sequences():
+    subject = "Re: invoice\x1b]0;owned\x07\nsecond line"
+    rows = [_row("M9", "dan@contoso.com", "DELIVER", "2024-03-01T10:00:00Z", line=2)]
+    rows[0]["message_subject"] = subject
+    case = Case(schema.events_table(rows), schema.DUPLICATE_SCHEMA.empty_table(), [])
+    text = render(search(build_chains(case), SearchCriteria()), "table")
+    lines = text.splitlines()
+    assert len(lines) == 3  # heading, rule, one result
+    assert "Re: invoice\\x1b]0;owned\\x07 second line" in lines[2]
+    assert "\x1b" not in text and "\x07" not in text
+
+
 def test_display_time_zone_converts_and_labels(chains):
     table = search(chains, SearchCriteria(), limit=1)
     text = render(table, "table", "Europe/Paris")
