@@ -283,10 +283,11 @@ class QualityView:
 
 @dataclass(frozen=True)
 class EventView:
-    """One event of a recipient's chain (focused report)."""
+    """One event row of the focused message: in a recipient's chain and in the raw rows."""
 
     time: str
     time_utc: str
+    recipient: str
     event_id: str
     source: str
     status: str
@@ -297,8 +298,13 @@ class EventView:
     in_timeline: bool  # False: a fact another export timed better (raw rows only)
     input: str
     line: str
+    report_type: str
     also_seen: str
     detail: str
+    reference: str
+    client: str
+    server: str
+    custom_data: str
 
 
 @dataclass(frozen=True)
@@ -336,6 +342,7 @@ class MessageDetailView:
     recipients: tuple[RecipientView, ...]
     related: tuple[tuple[str, str, str, str], ...]  # (link id, relation words, id, subject)
     events_note: str
+    raw_events: tuple[EventView, ...]  # every embedded row of the message, any recipient
 
 
 @dataclass(frozen=True)
@@ -369,6 +376,7 @@ class ReportContext:
         quality: the data quality section.
         caps: what this report left out, in words.
         statuses, directions: filter choices of the messages table.
+        raw_event_headings: column headings of a message's raw event rows.
         table_rows: rows of the messages table.
         data_json: the embedded data block.
         css, js, csp: the inline stylesheet, script and the Content-Security-Policy.
@@ -401,6 +409,7 @@ class ReportContext:
     caps: tuple[str, ...]
     statuses: tuple[str, ...]
     directions: tuple[str, ...]
+    raw_event_headings: tuple[str, ...]
     table_rows: int
     data_json: Markup
     css: Markup
@@ -598,6 +607,7 @@ def build_report_context(
         caps=_caps_text(events_note, options, findings, focus_key is not None),
         statuses=STATUSES,
         directions=DIRECTIONS,
+        raw_event_headings=RAW_EVENT_HEADINGS,
         table_rows=recipients.num_rows,
         data_json=Markup(json_for_script(data)),
         css=Markup(css),
@@ -1084,6 +1094,24 @@ EVENT_COLUMNS = (
     "s:detail",
     "s:custom_data",
 )
+#: Columns of a message's raw event rows (server-rendered and in the page's detail view): the
+#: row's place in its input file comes right after its time, so it shows without scrolling.
+RAW_EVENT_HEADINGS = (
+    "Time (UTC)",
+    "Input file, line",
+    "Recipient",
+    "Event",
+    "In timeline",
+    "Status",
+    "Detail",
+    "Source",
+    "Related recipient",
+    "Reference",
+    "Client",
+    "Server",
+    "Also seen in",
+    "custom_data",
+)
 LINK_COLUMNS = ("m", "related_m", "s:relation", "s:reference", "input", "line")
 #: custom_data is cut to this many characters in the page (the case keeps it whole).
 CUSTOM_DATA_CHARS = 1_000
@@ -1264,6 +1292,7 @@ def _embedded_data(
             "verdict_meanings": _VERDICT_WORDS,
             "gap_notable_ms": GAP_NOTABLE * 1000,
             "gap_long_ms": GAP_LONG * 1000,
+            "raw_headings": list(RAW_EVENT_HEADINGS),
         },
         "messages": message_block,
         "recipients": recipient_block,
@@ -1909,26 +1938,34 @@ def _message_detail(
                         gap = "+" + _duration_text(seconds)
                         level = _gap_level(seconds)
                 previous = stamp
-            nanos = None if stamp is None else pd.Timestamp(stamp).value
-            views.append(
-                EventView(
-                    time=zone.format(stamp),
-                    time_utc=_iso_utc(nanos),
-                    event_id=event["event_id"] or "",
-                    source=event["source"] or "",
-                    status=event["recipient_status"] or "",
-                    related_recipient=event["related_recipient_address"] or "",
-                    gap=gap,
-                    gap_level=level,
-                    message_time_only=not own_time,
-                    in_timeline=in_timeline,
-                    input=paths.get(event["input_id"] or "", event["input_id"] or ""),
-                    line="" if event["line"] is None else str(event["line"]),
-                    also_seen=also_seen.get(event.get("event_key") or "", ""),
-                    detail=event["detail"] or "",
-                )
-            )
+            views.append(event_view(event, gap, level))
         return tuple(views)
+
+    def event_view(event: dict[str, Any], gap: str = "", level: str = "") -> EventView:
+        stamp = event["event_time"]
+        nanos = None if stamp is None else pd.Timestamp(stamp).value
+        return EventView(
+            time=zone.format(stamp),
+            time_utc=_iso_utc(nanos),
+            recipient=event["recipient_address"] or "",
+            event_id=event["event_id"] or "",
+            source=event["source"] or "",
+            status=event["recipient_status"] or "",
+            related_recipient=event["related_recipient_address"] or "",
+            gap=gap,
+            gap_level=level,
+            message_time_only=event.get("time_basis") == "message",
+            in_timeline=event.get("in_timeline") is not False,
+            input=paths.get(event["input_id"] or "", event["input_id"] or ""),
+            line="" if event["line"] is None else str(event["line"]),
+            report_type=event.get("report_type") or "",
+            also_seen=also_seen.get(event.get("event_key") or "", ""),
+            detail=event["detail"] or "",
+            reference=event.get("reference") or "",
+            client=_host_text(event.get("client_hostname"), event.get("client_ip")),
+            server=_host_text(event.get("server_hostname"), event.get("server_ip")),
+            custom_data=(event.get("custom_data") or "")[:CUSTOM_DATA_CHARS],
+        )
 
     ordered = _lineage_order(rows)
     recipient_views = []
@@ -1995,7 +2032,16 @@ def _message_detail(
         recipients=tuple(recipient_views),
         related=tuple(sorted(set(related))),
         events_note=events_note if not message_events else "",
+        # all rows, also those of an address no recipient row has (the timelines miss them)
+        raw_events=tuple(event_view(event) for event in message_events),
     )
+
+
+def _host_text(hostname: str | None, ip: str | None) -> str:
+    """``host (ip)``, or whichever of the two an event has (as ``_host`` for the page)."""
+    if hostname and ip:
+        return f"{hostname} ({ip})"
+    return hostname or ip or ""
 
 
 #: How a link reads from each side: (from the message that has it, from the related message).

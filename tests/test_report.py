@@ -16,6 +16,7 @@ from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 
+import pyarrow.compute as pc
 import pytest
 from click.testing import CliRunner
 
@@ -34,6 +35,9 @@ from analyzer.report import (
 )
 
 GENERATED_AT = "2024-03-09T10:00:00Z"
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+#: The phish of the bundled samples: three recipients, rows in seven exports.
+SAMPLE_PHISH = "34349d2d-14c6-414b-9771-08de2a7c7180"
 
 
 def _load_story():
@@ -355,6 +359,118 @@ def test_focused_report_holds_the_message_its_relatives_and_the_findings_citing_
     }
     assert links == {story.OUTBOUND_ID, story.DSN_ID}
     assert "Overview" not in visible
+
+
+class _RawRows(HTMLParser):
+    """The rows of the raw event table (``table.raw``) as {column heading: cell text}."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.rows: list[dict[str, str]] = []
+        self.headings: list[str] = []
+        self._in_raw = False
+        self._cell: list[str] | None = None
+        self._row: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table" and "raw" in (dict(attrs).get("class") or "").split():
+            self._in_raw = True
+        elif self._in_raw and tag in ("td", "th"):
+            self._cell = []
+        elif self._in_raw and tag == "span" and self._cell is not None:
+            self._cell.append(" ")
+
+    def handle_endtag(self, tag):
+        if not self._in_raw:
+            return
+        if tag in ("td", "th") and self._cell is not None:
+            self._row.append(re.sub(r"\s+", " ", "".join(self._cell)).strip())
+            self._cell = None
+        elif tag == "tr":
+            if self.headings:
+                self.rows.append(dict(zip(self.headings, self._row, strict=True)))
+            else:
+                self.headings = self._row
+            self._row = []
+        elif tag == "table":
+            self._in_raw = False
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def raw_rows(html: str) -> list[dict[str, str]]:
+    parser = _RawRows()
+    parser.feed(html)
+    return parser.rows
+
+
+@pytest.fixture(scope="module")
+def samples_case():
+    from analyzer.findings import run_findings
+    from analyzer.ingest import load_sources
+
+    case = load_sources([SAMPLES])
+    chains = build_chains(case)
+    return case, chains, run_findings(case, chains)
+
+
+def test_raw_rows_of_a_message_list_every_export_row_with_its_input_file_and_line(samples_case):
+    # the phish of the samples: 36 rows in 7 exports, most of them repeats the timeline skips
+    case, chains, _ = samples_case
+    html = render(samples_case, message=SAMPLE_PHISH)
+    rows = raw_rows(html)
+    assert len(rows) == 36
+    visible = re.sub(r"\s+", " ", " ".join(parse(html).text))
+    assert "Raw event rows (36)" in visible
+    # every row of the message in the case, each with the input file and line it came from
+    paths = case.input_paths()
+    events = chains.events.filter(pc.equal(chains.events.column("message_key"), SAMPLE_PHISH))
+    expected = sorted(
+        (f"{paths[e['input_id']]}:{e['line']}", e["recipient_address"], e["event_id"] or "status")
+        for e in events.to_pylist()
+    )
+    shown = sorted(
+        (row["Input file, line"].split(" ")[0], row["Recipient"], row["Event"]) for row in rows
+    )
+    assert shown == expected
+    assert all(re.fullmatch(r".*/samples/\w+\.\w+:\d+", place) for place, _, _ in shown)
+    exports = {row["Input file, line"].split(" ")[1] for row in rows}
+    assert {"extended", "get_messagetrace", "reporting_api_json", "enhanced_summary"} <= exports
+    assert {"defender_email_events", "defender_email_post_delivery_events"} <= exports
+    # rows from other exports that the timeline leaves out are there, saying what they report
+    skipped = [row for row in rows if row["In timeline"] == "no"]
+    assert len(skipped) == 24
+    grace_api = [
+        row
+        for row in rows
+        if row["Recipient"] == "grace.kim@contoso.com"
+        and "/samples/reporting_api_utf8.ndjson:" in row["Input file, line"]
+    ]
+    assert [(r["Event"], r["Detail"], r["In timeline"]) for r in grace_api] == [
+        ("status", "Delivered", "no")
+    ]
+    assert grace_api[0]["Time (UTC)"] == "2026-11-18T09:12:04.0118913Z message time"
+    quarantine = [r for r in rows if (r["Event"], r["Detail"]) == ("status", "Moved to quarantine")]
+    assert len(quarantine) == 3  # Defender's EmailEvents, one per recipient
+
+
+def test_raw_rows_keep_rows_of_an_address_without_a_recipient_row(samples_case):
+    # the timelines are per recipient row; the raw rows must not depend on them
+    case, chains, findings = samples_case
+    recipients = chains.recipients
+    keep = pc.invert(
+        pc.and_(
+            pc.equal(recipients.column("message_key"), SAMPLE_PHISH),
+            pc.equal(recipients.column("recipient_address"), "grace.kim@contoso.com"),
+        )
+    )
+    trimmed = replace(chains, recipients=recipients.filter(keep))
+    html = render((case, trimmed, findings), message=SAMPLE_PHISH)
+    rows = raw_rows(html)
+    assert len(rows) == 36
+    assert sum(row["Recipient"] == "grace.kim@contoso.com" for row in rows) == 12
 
 
 def test_focused_report_shows_findings_citing_the_message(story_case):

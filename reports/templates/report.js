@@ -672,34 +672,59 @@
     }
     if (events.length) {
       nodes.push(el("h3", { text: "Raw event rows (" + events.length + ")" }));
-      const head = ["Time (UTC)", "Recipient", "Event", "Source", "Status", "Related recipient", "Reference", "Client", "Server", "Report", "Input, line", "Also seen in", "custom_data"];
+      nodes.push(
+        el("p", {
+          class: "raw-note",
+          text:
+            "Every row of every export about this message, with the input file and line it was " +
+            "read from, per recipient in time order. Rows marked \u201cno\u201d under \u201cIn " +
+            "timeline\u201d repeat a fact that another export timed better; they stay here as evidence.",
+        })
+      );
       const body = el("tbody");
       for (const event of events) {
+        const report = S[event[EC.report_type]];
         body.appendChild(
           el(
             "tr",
             null,
-            el("td", { class: "time", text: isoTicks(event[EC.time]) }),
-            el("td", { text: S[event[EC.recipient]] }),
-            el("td", { text: S[event[EC.event_id]] + (event[EC.timeline] ? "" : " (repeated)") }),
-            el("td", { text: S[event[EC.source]] }),
+            el(
+              "td",
+              { class: "time" },
+              isoTicks(event[EC.time]),
+              S[event[EC.time_basis]] === "message"
+                ? el("span", { class: "muted raw-basis", text: "message time" })
+                : null
+            ),
+            el(
+              "td",
+              { class: "wrap where" },
+              where(event),
+              report ? el("span", { class: "muted raw-basis", text: report }) : null
+            ),
+            el("td", { class: "id", text: S[event[EC.recipient]] }),
+            el("td", { text: S[event[EC.event_id]] || "status" }),
+            el("td", { text: event[EC.timeline] ? "yes" : "no" }),
             el("td", { class: "wrap", text: S[event[EC.status]] }),
-            el("td", { text: S[event[EC.related_recipient]] }),
+            el("td", { class: "wrap", text: S[event[EC.detail]] }),
+            el("td", { text: S[event[EC.source]] }),
+            el("td", { class: "id", text: S[event[EC.related_recipient]] }),
             el("td", { class: "wrap", text: S[event[EC.reference]] }),
-            el("td", { text: S[event[EC.client]] }),
-            el("td", { text: S[event[EC.server]] }),
-            el("td", { text: S[event[EC.report_type]] }),
-            el("td", { class: "wrap", text: where(event) }),
+            el("td", { class: "wrap", text: S[event[EC.client]] }),
+            el("td", { class: "wrap", text: S[event[EC.server]] }),
             el("td", { class: "wrap", text: S[event[EC.also_seen]] }),
-            el("td", { class: "wrap", text: S[event[EC.custom_data]] })
+            el("td", { class: "wrap custom", text: S[event[EC.custom_data]] })
           )
         );
+        // Narrow screens and paper show each row as a block; the labels name the fields there.
+        Array.from(body.lastChild.cells).forEach((cell, i) => cell.setAttribute("data-label", WORDS.raw_headings[i]));
       }
+      const head = el("tr", null, ...WORDS.raw_headings.map((h) => el("th", { scope: "col", text: h })));
       nodes.push(
         el(
           "div",
           { class: "table-wrap" },
-          el("table", { class: "raw" }, el("caption", { class: "visually-hidden", text: "Raw event rows" }), el("thead", null, el("tr", null, ...head.map((h) => el("th", { scope: "col", text: h })))), body)
+          el("table", { class: "raw" }, el("caption", { class: "visually-hidden", text: "Raw event rows" }), el("thead", null, head), body)
         )
       );
     }
