@@ -594,6 +594,7 @@ def to_canonical(
         )
     status = columns.get("recipient_status")
     if status is not None:
+        # a few statuses repeat over thousands of rows: both regexes run once per distinct one
         encoded = pc.dictionary_encode(status)
         statuses = encoded.dictionary
         code = pc.extract_regex(statuses, r"(?P<code>\b[245]\.\d{1,3}\.\d{1,3}\b)")
