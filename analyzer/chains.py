@@ -75,6 +75,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -677,13 +678,78 @@ def build_chains(case: Case) -> Chains:
     order = np.lexsort((lines, input_code, seq, rank, times, recipient_code, message_code))
     take = pa.array(order)
 
-    sorted_events = events.take(take)
-    kind = kind[order]
-    rank = rank[order]
-    times = times[order]
-    join_code = join_code[order]
-    message_code = message_code[order]
-    recipient_code = recipient_code[order]
+    # The columns the rules read are put in order first; the others (extras, custom_data,
+    # ...) only travel along into Chains.events, so a second thread puts them in order while
+    # the rules run (pyarrow's take releases the GIL).
+    pool = ThreadPoolExecutor(max_workers=1)
+    try:
+        passengers = pool.submit(lambda: events.select(list(_PASSENGER_COLUMNS)).take(take))
+        return _chains_in_order(
+            events.select(list(_RULE_COLUMNS)).take(take),
+            passengers,
+            kind=kind[order],
+            rank=rank[order],
+            times=times[order],
+            join_code=join_code[order],
+            message_code=message_code[order],
+            recipient_code=recipient_code[order],
+            message_values=message_values,
+            recipient_values=recipient_values,
+        )
+    finally:
+        pool.shutdown(wait=True)
+
+
+#: Event columns the chain rules read (put in order first); the other, passenger columns are
+#: put in order on a second thread and only join them in ``Chains.events``.
+_RULE_COLUMNS: tuple[str, ...] = (
+    "time_basis",
+    "event_id",
+    "source",
+    "reported_status",
+    "recipient_status",
+    "smtp_reply_code",
+    "status_code",
+    "sender_address",
+    "message_subject",
+    "message_id",
+    "network_message_id",
+    "related_recipient_address",
+    "reference",
+    "total_bytes",
+    "direction",
+    "client_ip",
+    "server_ip",
+    "original_client_ip",
+    "from_ip",
+    "to_ip",
+    "custom_data_fields",
+    "delivery_location",
+    "input_id",
+    "line",
+    "report_type",
+)
+_PASSENGER_COLUMNS: tuple[str, ...] = tuple(
+    name for name in schema.COLUMN_NAMES if name not in _RULE_COLUMNS
+)
+
+
+def _chains_in_order(
+    sorted_events: pa.Table,
+    passengers: Future,
+    *,
+    kind: np.ndarray,
+    rank: np.ndarray,
+    times: np.ndarray,
+    join_code: np.ndarray,
+    message_code: np.ndarray,
+    recipient_code: np.ndarray,
+    message_values: pa.Array,
+    recipient_values: pa.Array,
+) -> Chains:
+    """``build_chains`` on rows sorted by message, recipient and time: ``sorted_events`` holds
+    the ``_RULE_COLUMNS`` in that order, ``passengers`` will give the other columns."""
+    n = len(kind)
     message_key = _strings(message_values, message_code)
     recipient_key = pc.fill_null(_strings(recipient_values, recipient_code), "")
     new_group = np.ones(n, dtype=bool)
@@ -1090,7 +1156,14 @@ def build_chains(case: Case) -> Chains:
         tenant_domains,
     )
 
-    chain_events = sorted_events
+    passenger_events = passengers.result()
+    chain_events = pa.Table.from_arrays(
+        [
+            (sorted_events if name in _RULE_COLUMNS else passenger_events).column(name)
+            for name in schema.COLUMN_NAMES
+        ],
+        schema=schema.EVENT_SCHEMA,
+    )
     for extra, values in (
         ("message_key", message_key),
         ("recipient_key", recipient_key),
