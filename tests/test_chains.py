@@ -198,6 +198,41 @@ def test_expansion_written_the_other_way_round_is_recognised():
     assert got["erin@contoso.com"]["event_count"] == 0
 
 
+def test_redirect_and_resolve_give_children_that_point_to_the_original_address():
+    rows = [
+        event("RECEIVE", "victim@contoso.com", 0, direction="inbound"),
+        event("RECEIVE", "sales.alias@contoso.com", 0, direction="inbound"),
+        # mailbox forwarding: a copy redirected to an outside address, the mailbox keeps its own
+        event(
+            "REDIRECT",
+            "x.collector@gmail.example",
+            0.5,
+            related_recipient_address="victim@contoso.com",
+        ),
+        event("DELIVER", "victim@contoso.com", 1, recipient_status="250 2.1.5 OK"),
+        event("SEND", "x.collector@gmail.example", 2, recipient_status="250 2.0.0 OK"),
+        # an alias rewritten to the primary address
+        event(
+            "RESOLVE",
+            "bob@contoso.com",
+            0.5,
+            related_recipient_address="sales.alias@contoso.com",
+        ),
+        event("DELIVER", "bob@contoso.com", 1.5, recipient_status="250 2.1.5 OK"),
+    ]
+    got = recipients_of(build_chains(make_case(rows)))
+    lineage = {
+        address: (r["parent_recipient"], r["recipient_relation"], r["final_status"])
+        for address, r in got.items()
+    }
+    assert lineage == {
+        "victim@contoso.com": (None, None, "Delivered"),
+        "x.collector@gmail.example": ("victim@contoso.com", "redirected_from", "Delivered"),
+        "sales.alias@contoso.com": (None, None, "Redirected"),
+        "bob@contoso.com": ("sales.alias@contoso.com", "resolved_from", "Delivered"),
+    }
+
+
 def test_outbound_send_is_delivered_to_the_outside_server():
     rows = [
         event("RECEIVE", "x@fabrikam.com", 0, direction="originating", client_ip="10.0.0.5"),
