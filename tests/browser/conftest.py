@@ -74,6 +74,23 @@ def story_report(story_case, tmp_path_factory) -> Path:
     return path
 
 
+#: The bundled sample exports (every format and encoding) and their phish: three recipients,
+#: 36 rows in seven exports.
+SAMPLES = Path(__file__).resolve().parent.parent.parent / "samples"
+SAMPLE_PHISH = "34349d2d-14c6-414b-9771-08de2a7c7180"
+
+
+@pytest.fixture(scope="session")
+def samples_report(tmp_path_factory) -> Path:
+    """The full report of the bundled samples, through the real pipeline."""
+    from analyzer.ingest import load_sources
+    from analyzer.report import ReportOptions, report_case
+
+    path = tmp_path_factory.mktemp("samples-report") / "samples.html"
+    report_case(load_sources([SAMPLES]), ReportOptions(generated_at=GENERATED_AT), path)
+    return path
+
+
 class OpenedReport:
     """A report opened in a fresh browser context that records everything it tries."""
 

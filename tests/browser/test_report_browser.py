@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from playwright.sync_api import expect
 
 from analyzer.search import excel_safe
 
@@ -170,9 +171,9 @@ def test_detail_shows_lineage_gaps_and_verdicts(story_report, open_report):
     assert "SPM (spam)" in alice.inner_text()
     assert "Forwarded by an inbox rule as" in detail.inner_text()
     page.click("#message-detail .related a")
-    assert story.FORWARD_ID in detail.inner_text()
+    expect(detail).to_contain_text(story.FORWARD_ID)  # waits for the page to follow the link
     page.click("#detail-close")
-    assert detail.is_hidden()
+    detail.wait_for(state="hidden")  # the hash changes, then the page hides the view
 
 
 def test_hostile_subjects_are_shown_as_text_and_run_nothing(story_report, open_report):
@@ -257,3 +258,146 @@ def test_layout_at_laptop_and_narrow_widths(story_report, open_report, name, vie
     assert no_horizontal_scroll()
     page.screenshot(path=SCREENSHOTS / f"{name}-detail.png")
     page.screenshot(path=SCREENSHOTS / f"{name}-full.png", full_page=True)
+
+
+SAMPLE_PHISH = "34349d2d-14c6-414b-9771-08de2a7c7180"  # as in conftest.py
+
+
+def raw_table_rows(page) -> list[dict[str, str]]:
+    """The message detail's raw event rows as {column heading: cell text}."""
+    return page.evaluate(
+        """() => {
+            const table = document.querySelector('#message-detail table.raw');
+            const headings = Array.from(table.tHead.rows[0].cells, (th) => th.textContent);
+            return Array.from(table.tBodies[0].rows, (row) => Object.fromEntries(
+                Array.from(row.cells, (cell, i) => [headings[i], cell.innerText.trim()])));
+        }"""
+    )
+
+
+def test_raw_rows_show_every_export_row_with_its_input_file_and_line(samples_report, open_report):
+    report = open_report(samples_report, "#message=" + SAMPLE_PHISH)
+    page = report.page
+    page.locator("#message-detail").wait_for(state="visible")
+    rows = raw_table_rows(page)
+    # every row of the message in every export, also the 24 the timelines leave out
+    assert len(rows) == 36
+    assert sum(row["In timeline"] == "no" for row in rows) == 24
+    assert all(":" in row["Input file, line"] for row in rows)
+    api = [
+        row
+        for row in rows
+        if "reporting_api_utf8.ndjson:" in row["Input file, line"]
+        and row["Recipient"] == "grace.kim@contoso.com"
+    ]
+    assert len(api) == 1 and api[0]["Detail"] == "Delivered" and api[0]["Event"] == "status"
+    assert "message time" in api[0]["Time (UTC)"]
+    # at laptop width the input file and line are on screen without scrolling the table
+    right = page.evaluate(
+        """() => Math.max(...Array.from(
+            document.querySelectorAll('#message-detail table.raw td:nth-child(2)'),
+            (cell) => cell.getBoundingClientRect().right))"""
+    )
+    assert right <= 1366
+    assert report.console_errors == []
+
+
+def test_printed_message_detail_fits_the_paper(samples_report, open_report):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    # an A4 page is about 720 CSS pixels wide inside its margins
+    page = open_report(
+        samples_report, "#message=" + SAMPLE_PHISH, viewport={"width": 720, "height": 1000}
+    ).page
+    page.locator("#message-detail").wait_for(state="visible")
+    page.emulate_media(media="print")
+    assert page.locator("#q").is_hidden() and page.locator("#detail-close").is_hidden()
+    assert page.locator("#message-detail .timeline").first.is_visible()
+    # paper cannot scroll sideways: no cell of any table may end beyond the page
+    overflow = page.evaluate(
+        """() => Array.from(document.querySelectorAll('td, th'))
+            .filter((cell) => cell.offsetParent !== null)
+            .filter((cell) => cell.closest('thead')?.getBoundingClientRect().width !== 1)
+            .filter((cell) => cell.getBoundingClientRect().right > innerWidth + 1)
+            .map((cell) => cell.closest('table').className + ': ' + cell.textContent)"""
+    )
+    assert overflow == [], sorted({item.split(":")[0] for item in overflow})
+    # the raw rows read as blocks of labelled fields on paper
+    row = page.locator("#message-detail table.raw tbody tr").first
+    assert row.evaluate("(row) => getComputedStyle(row).display") == "block"
+    labels = row.evaluate("(row) => Array.from(row.cells, (cell) => cell.dataset.label)")
+    assert labels[:5] == ["Time (UTC)", "Input file, line", "Recipient", "Event", "In timeline"]
+    pdf = page.pdf(path=SCREENSHOTS / "print-message.pdf", format="A4")
+    assert pdf.startswith(b"%PDF")
+
+
+def test_every_control_is_labelled_and_works_from_the_keyboard(story_report, open_report):
+    page = open_report(story_report).page
+    # every form control has a label a screen reader announces
+    for label in ("Search", "Final status", "Direction", "Received from (UTC)", "to (UTC)"):
+        assert page.get_by_label(label, exact=True).count() == 1, label
+    assert page.get_by_label("Rows per page").count() == 1
+    unnamed = page.evaluate(
+        """() => Array.from(document.querySelectorAll('button, a[href], input, select'))
+            .filter((node) => !(node.innerText || '').trim() && !node.labels?.length
+                && !node.getAttribute('aria-label'))
+            .map((node) => node.outerHTML.slice(0, 80))"""
+    )
+    assert unnamed == []
+    # open a message and close it again with the keyboard alone
+    page.focus("#messages-table tbody a >> nth=0")
+    page.keyboard.press("Enter")
+    page.locator("#message-detail").wait_for(state="visible")
+    assert page.evaluate("() => document.activeElement.id") == "message-detail"
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.id") == "detail-close"
+    page.keyboard.press("Enter")
+    page.locator("#message-detail").wait_for(state="hidden")
+    # the pager and the chart's figures too
+    page.focus("#next-page")
+    page.keyboard.press("Enter")
+    assert page.locator("#page-info").inner_text().startswith("Rows 51–100")
+    page.focus("#overview details.chart-data summary")
+    page.keyboard.press("Enter")
+    assert page.locator("#overview details.chart-data table").is_visible()
+
+
+def test_text_and_focus_ring_have_enough_contrast(story_report, open_report):
+    page = open_report(story_report).page
+    page.goto(page.url.split("#")[0] + "#message=" + story.GROUP_ID)
+    page.locator("#message-detail").wait_for(state="visible")
+    page.focus("#q")
+    low = page.evaluate(
+        """() => {
+            const rgb = (text) => (text.match(/[\\d.]+/g) || []).slice(0, 4).map(Number);
+            const luminance = ([r, g, b]) => {
+                const c = [r, g, b].map((v) => v / 255)
+                    .map((v) => (v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4));
+                return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2];
+            };
+            const ratio = (a, b) => {
+                const [x, y] = [luminance(a), luminance(b)].sort((p, q) => q - p);
+                return (x + 0.05) / (y + 0.05);
+            };
+            const background = (node) => {
+                for (; node; node = node.parentElement) {
+                    const color = rgb(getComputedStyle(node).backgroundColor);
+                    if (color.length === 3 || color[3] > 0) return color;
+                }
+                return [255, 255, 255];
+            };
+            const low = [];
+            const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+            for (let text = walker.nextNode(); text; text = walker.nextNode()) {
+                const node = text.parentElement;
+                if (!text.textContent.trim() || !node.offsetParent || node.closest('svg')) continue;
+                if (node.closest('button:disabled')) continue;  // inactive controls are exempt
+                const value = ratio(rgb(getComputedStyle(node).color), background(node));
+                if (value < 4.5) low.push(node.className + ' ' + value.toFixed(2));
+            }
+            const focused = document.activeElement;
+            const ring = ratio(rgb(getComputedStyle(focused).outlineColor), background(focused));
+            if (ring < 3) low.push('focus outline ' + ring.toFixed(2));
+            return Array.from(new Set(low));
+        }"""
+    )
+    assert low == []
