@@ -316,7 +316,7 @@ def chain(sources: tuple[Path, ...], message_id: str, as_json: bool, **kwargs: A
     "statuses",
     multiple=True,
     help="Final status: Delivered, Failed, Pending, Expanded, Redirected, Quarantined, "
-    "FilteredAsSpam, Dropped, Unknown; repeatable.",
+    "FilteredAsSpam, Dropped, Unknown (any case; GettingStatus means Pending); repeatable.",
 )
 @click.option("--message-id", help="Internet message id (with or without <>).")
 @click.option("--network-message-id", help="Network message id.")

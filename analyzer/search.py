@@ -122,6 +122,8 @@ class SearchCriteria:
             OptionError: a time, status or direction that cannot be used.
         """
         by_lower = {s.lower(): s for s in FINAL_STATUSES}
+        # the admin center also offers "Getting status": a message still being traced
+        by_lower["gettingstatus"] = "Pending"
         checked = []
         for status in statuses:
             name = by_lower.get(status.strip().lower().replace(" ", ""))

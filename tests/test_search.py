@@ -126,6 +126,9 @@ def test_status_direction_subject_ids_and_ips(chains):
         ("m3", "erin@contoso.com"),
         ("m2", "dan@contoso.com"),
     ]
+    # the admin center's names, with spaces, are accepted too
+    assert _found(chains, statuses=["Getting status"]) == [("m3", "erin@contoso.com")]
+    assert _found(chains, statuses=["Filtered as spam"]) == []
     assert _found(chains, direction="outbound") == [("m1", "x@fabrikam.example")]
     assert _found(chains, direction="internal") == [
         ("m3", "erin@contoso.com"),
