@@ -19,6 +19,8 @@ from analyzer.formats import ExportFormat
 from analyzer.timestamps import parse_timestamps
 
 INTEGER_COLUMNS = {"total_bytes": pa.int64(), "recipient_count": pa.int32()}
+#: Most digits a value of each integer type can always hold.
+INTEGER_DIGITS = {pa.int64(): 18, pa.int32(): 9}
 
 # directionality: the summary reports write 1 = inbound, 2 = outbound; tracking rows write
 # Incoming / Originating; Defender writes Inbound / Outbound / Intra-org.
@@ -566,16 +568,19 @@ def to_canonical(
     for name, arrow_type in INTEGER_COLUMNS.items():
         if name in columns:
             text = columns[name]
-            if _all_whole_numbers(text):  # the usual case, told from the bytes alone
-                columns[name] = pc.cast(text, arrow_type)
+            longest = INTEGER_DIGITS[arrow_type]
+            if _all_whole_numbers(text) and (pc.max(pc.utf8_length(text)).as_py() or 0) <= longest:
+                columns[name] = pc.cast(text, arrow_type)  # the usual case, told from the bytes
                 continue
-            digits = pc.fill_null(pc.match_substring_regex(text, r"^\d{1,18}$"), False)
+            digits = pc.fill_null(pc.match_substring_regex(text, rf"^\d{{1,{longest}}}$"), False)
             columns[name] = pc.cast(
                 pc.if_else(digits, text, pa.scalar(None, pa.string())), arrow_type
             )
             odd = pc.sum(pc.and_(pc.invert(digits), pc.is_valid(text))).as_py() or 0
             if odd:
-                warnings.append(f"{odd} {name} value(s) are not whole numbers; left empty")
+                warnings.append(
+                    f"{odd} {name} value(s) are not whole numbers (or too large); left empty"
+                )
 
     if spec.status_rules:
         columns["reported_status"] = _status_rules(spec, columns, n)

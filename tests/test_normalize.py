@@ -191,7 +191,9 @@ def test_sizes_and_counts_are_integers_and_odd_values_are_left_empty_with_a_warn
 
     assert case.events.column("total_bytes").to_pylist() == [123456789012, None]
     assert case.events.column("recipient_count").to_pylist() == [3, None]
-    assert case.inputs[0].warnings == ["1 total_bytes value(s) are not whole numbers; left empty"]
+    assert case.inputs[0].warnings == [
+        "1 total_bytes value(s) are not whole numbers (or too large); left empty"
+    ]
 
 
 SPAM = "S:SFA=SUM|SFV=SPM|IPV=CAL|SRV=BULK|SFS=|SCL=9|SCORE=-1|LIST=0|DI=SQ|CTRY=RU|LANG=ru"
@@ -362,4 +364,16 @@ def test_empty_items_of_recipient_lists_make_no_phantom_rows(tmp_path):
         {"recipient_address": "a@contoso.com", "recipient_status": "To"},
         {"recipient_address": "b@contoso.com", "recipient_status": "To"},
         {"recipient_address": "c@contoso.com", "recipient_status": "Cc"},
+    ]
+
+
+def test_a_count_too_large_for_its_column_is_left_empty_with_a_warning(tmp_path):
+    text = extended_csv(
+        extended_row(recipient_count="12345678901"), extended_row(network_message_id="n2")
+    )
+    case = load_sources([write_export(tmp_path, "x.csv", text)])
+
+    assert case.events.column("recipient_count").to_pylist() == [None, 1]
+    assert case.inputs[0].warnings == [
+        "1 recipient_count value(s) are not whole numbers (or too large); left empty"
     ]
