@@ -234,6 +234,8 @@ def iso_shaped(times: pa.ChunkedArray) -> bool:
 
 def _blank_rows(table: pa.Table) -> np.ndarray:
     """Rows whose every field is empty (blank lines)."""
+    if table.num_rows == 0 or table.column(0).null_count == 0:  # the usual case, for free
+        return np.zeros(table.num_rows, dtype=bool)
     blank = pc.is_null(table.column(0)).to_numpy(zero_copy_only=False)
     if blank.any():
         for column in table.columns[1:]:
