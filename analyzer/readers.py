@@ -122,7 +122,9 @@ def read_layout(path: Path, encoding: Encoding, forced_format: str | None) -> La
             skip += 1
         spec = choose_format(path, headers, "tracking_log", forced_format)
         return Layout("tracking_log", headers, skip + 1, skip, ",", spec, spec.header_map(headers))
-    skip = 0
+    # Excel writes "sep=;" as a first line to say which delimiter it used
+    excel_separator = re.match(r"^\ufeff?sep=(.)\s*$", lines[0]) if lines else None
+    skip = 1 if excel_separator else 0
     preambles = [re.compile(s.preamble) for s in formats.REGISTRY if s.preamble]
     while skip < len(lines) and (
         not lines[skip].strip() or any(p.match(lines[skip]) for p in preambles)
@@ -133,7 +135,9 @@ def read_layout(path: Path, encoding: Encoding, forced_format: str | None) -> La
     header_line = lines[skip]
     counts = {d: header_line.count(d) for d in (",", ";", "\t")}
     delimiter = max(counts, key=lambda d: (counts[d], d == ","))
-    if counts[delimiter] == 0:
+    if excel_separator:
+        delimiter = excel_separator.group(1)
+    elif counts[delimiter] == 0:
         raise InputError(
             str(path),
             f"is not a CSV export (its first line has no commas: {header_line[:60]!r}).",

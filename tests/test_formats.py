@@ -169,6 +169,22 @@ def test_european_excel_semicolons_and_tabs_are_delimiters(tmp_path, delimiter):
     ]
 
 
+def test_an_excel_sep_line_says_the_delimiter_and_keeps_line_numbers(tmp_path):
+    # a header with more commas than semicolons: only Excel's "sep=;" line tells
+    header = "Date;Sender;Recipient;Subject;Status;Note, kept, as, is"
+    rows = ["27/09/2022 10:15:30;a@contoso.com;b@fabrikam.com;Hello, there;Delivered;x", "bad"]
+    path = write_export(tmp_path, "summary.csv", "sep=;\r\n" + "\r\n".join([header, *rows]))
+
+    case = load_sources([path])
+
+    record = case.inputs[0]
+    assert (record.format, record.rows_ingested) == ("summary", 1)
+    assert [r.line for r in record.rejected] == [4]
+    assert events_as_dicts(case, "message_subject", "line") == [
+        {"message_subject": "Hello, there", "line": 3}
+    ]
+
+
 def test_an_unrelated_csv_is_named_as_not_an_export(tmp_path):
     path = write_export(tmp_path, "contacts.csv", "Name,Age,City\r\nBob,42,Paris\r\n")
 
