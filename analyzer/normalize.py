@@ -63,22 +63,21 @@ def _null_if_empty(column: pa.Array) -> pa.Array:
     return pc.if_else(pc.equal(column, ""), pa.scalar(None, pa.string()), column)
 
 
-def _extras(table: pa.Table, headers: list[str], positions: list[int]) -> pa.Array:
-    """The unmapped columns of each row as a map header -> value (empty values left out)."""
-    n = table.num_rows
-    if not positions or n == 0:
+def _extras(named_columns: list[tuple[str, pa.Array]], n: int) -> pa.Array:
+    """Columns as a map header -> value per row (empty values left out), in the given order."""
+    if not named_columns or n == 0:
         return pa.MapArray.from_arrays(
             pa.array(np.zeros(n + 1, dtype=np.int32)),
             pa.array([], pa.string()),
             pa.array([], pa.string()),
         )
-    columns = [table.column(p).combine_chunks().cast(pa.string()) for p in positions]
+    columns = [_one_array(column).cast(pa.string()) for _, column in named_columns]
     valid = np.column_stack([pc.is_valid(c).to_numpy(zero_copy_only=False) for c in columns])
     rows, cols = np.nonzero(valid)  # row-major: entries of a row stay together, in header order
     counts = valid.sum(axis=1)
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
     values = pa.concat_arrays(columns).take(pa.array(cols.astype(np.int64) * n + rows))
-    keys = pa.array([headers[p] for p in positions], pa.string()).take(pa.array(cols))
+    keys = pa.array([name for name, _ in named_columns], pa.string()).take(pa.array(cols))
     return pa.MapArray.from_arrays(pa.array(offsets), keys, values)
 
 
@@ -519,8 +518,8 @@ def to_canonical(
         # values are kept as exported (empty fields are already null)
         column = _one_array(table.column(position))
         columns[name] = column if column.type == pa.string() else column.cast(pa.string())
-    unmapped = [p for p in range(len(headers)) if p not in header_map]
-    columns["extras"] = _extras(table, headers, unmapped)
+    # every column the format does not map is kept, by its header (nothing is lost)
+    extras = [(headers[p], table.column(p)) for p in range(len(headers)) if p not in header_map]
     raw_time = columns.get("event_time", pa.nulls(n, pa.string()))
 
     # Rows hold undecodable bytes (replaced by U+FFFD in the stream): reject them, never store
@@ -576,11 +575,16 @@ def to_canonical(
             columns[name] = pc.cast(
                 pc.if_else(digits, text, pa.scalar(None, pa.string())), arrow_type
             )
-            odd = pc.sum(pc.and_(pc.invert(digits), pc.is_valid(text))).as_py() or 0
+            not_numbers = pc.and_(pc.invert(digits), pc.is_valid(text))
+            odd = pc.sum(not_numbers).as_py() or 0
             if odd:
+                header = next(headers[p] for p, c in header_map.items() if c == name)
                 warnings.append(
-                    f"{odd} {name} value(s) are not whole numbers (or too large); left empty"
+                    f"{odd} {name} value(s) are not whole numbers (or too large); left empty "
+                    f"and kept as text in extras under {header!r}"
                 )
+                extras.append((header, pc.if_else(not_numbers, text, pa.scalar(None, pa.string()))))
+    columns["extras"] = _extras(extras, n)
 
     if spec.status_rules:
         columns["reported_status"] = _status_rules(spec, columns, n)

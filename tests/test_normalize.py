@@ -192,7 +192,8 @@ def test_sizes_and_counts_are_integers_and_odd_values_are_left_empty_with_a_warn
     assert case.events.column("total_bytes").to_pylist() == [123456789012, None]
     assert case.events.column("recipient_count").to_pylist() == [3, None]
     assert case.inputs[0].warnings == [
-        "1 total_bytes value(s) are not whole numbers (or too large); left empty"
+        "1 total_bytes value(s) are not whole numbers (or too large); left empty and kept as "
+        "text in extras under 'total_bytes'"
     ]
 
 
@@ -375,5 +376,8 @@ def test_a_count_too_large_for_its_column_is_left_empty_with_a_warning(tmp_path)
 
     assert case.events.column("recipient_count").to_pylist() == [None, 1]
     assert case.inputs[0].warnings == [
-        "1 recipient_count value(s) are not whole numbers (or too large); left empty"
+        "1 recipient_count value(s) are not whole numbers (or too large); left empty and kept "
+        "as text in extras under 'recipient_count'"
     ]
+    # nothing is lost: the exported text stays with its row
+    assert case.events.column("extras").to_pylist()[0] == [("recipient_count", "12345678901")]
