@@ -527,8 +527,17 @@ def read_json_records(
                 state.rows_read += 1
 
     try:
-        take(1, json.loads(text))
+        document = json.loads(text)
     except json.JSONDecodeError:
+        document = None
+    if document is not None:
+        placed = _records_with_lines(text, document)
+        if placed is None:
+            take(1, document)
+        else:
+            for line, item in placed:
+                take(line, item)
+    else:
         for number, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
                 continue
@@ -547,6 +556,39 @@ def read_json_records(
                 seen.add(key)
                 headers.append(key)
     return headers, records
+
+
+_ITEMS_START = re.compile(r'^\s*\[|"value"\s*:\s*\[')
+
+
+def _records_with_lines(text: str, document) -> list[tuple[int, object]] | None:
+    """The items of a one-document export (a list, or an OData page's ``value``), each with
+    the line it starts on; None when the document has no such list or it cannot be placed."""
+    items = (
+        document
+        if isinstance(document, list)
+        else (document.get("value") if isinstance(document, dict) else None)
+    )
+    if not isinstance(items, list) or not items:
+        return None
+    decoder = json.JSONDecoder()
+    for match in _ITEMS_START.finditer(text):
+        position = match.end()
+        placed: list[tuple[int, object]] = []
+        line, counted = 1, 0
+        try:
+            for _ in items:
+                while text[position] in " \t\r\n,":
+                    position += 1
+                line += text.count("\n", counted, position)
+                counted = position
+                item, position = decoder.raw_decode(text, position)
+                placed.append((line, item))
+        except (json.JSONDecodeError, IndexError):
+            continue
+        if [item for _, item in placed] == items:
+            return placed
+    return None
 
 
 def json_batches(headers: list[str], records: list[tuple[int, dict]]) -> Iterator[RawBatch]:

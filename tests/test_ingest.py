@@ -311,6 +311,36 @@ def test_broken_json_lines_are_rejected_by_line_and_the_others_kept(tmp_path):
     assert case.events.column("line").to_pylist() == [1, 4]
 
 
+@pytest.mark.parametrize("shape", ["odata page", "list"])
+def test_records_of_a_pretty_printed_json_document_keep_their_own_lines(tmp_path, shape):
+    records = [
+        {
+            "Received": f"2022-09-05T18:10:1{k}.4907658",
+            "SenderAddress": "a@contoso.com",
+            "RecipientAddress": f"user{k}@fabrikam.com",
+            "Subject": 'tricky "value": [ text',
+            "Status": "Delivered",
+        }
+        for k in range(3)
+    ]
+    document = {"odata.metadata": "x", "value": records} if shape == "odata page" else records
+    text = json.dumps(document, indent=2)
+    path = write_export(tmp_path, "trace.json", text)
+
+    case = load_sources([path])
+
+    lines = text.splitlines()
+    # each record opens on a line of its own; the document's own "{" (if any) comes first
+    record_lines = [k + 1 for k, line in enumerate(lines) if line.strip() == "{"][-3:]
+    assert case.events.column("line").to_pylist() == record_lines
+    for line, recipient in zip(
+        case.events.column("line").to_pylist(),
+        case.events.column("recipient_address").to_pylist(),
+        strict=True,
+    ):
+        assert recipient in "\n".join(lines[line - 1 : line + 8])
+
+
 def test_a_header_only_file_loads_with_a_warning(tmp_path):
     path = write_export(tmp_path, "extended.csv", extended_csv())
 
