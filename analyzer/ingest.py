@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import os
 import shutil
 from collections import deque
@@ -51,10 +52,9 @@ from analyzer.readers import (
     RawBatch,
     choose_format,
     iso_shaped,
-    json_batches,
     prefetch,
     read_csv_batches,
-    read_json_records,
+    read_json_batches,
     read_layout,
 )
 from analyzer.timestamps import check_time_zone, day_order, iso_utc
@@ -305,19 +305,21 @@ def _read_rows(
     # the bar moves as rows are stored, not as bytes are read ahead of them
     on_bytes = state.count_bytes
     if layout.container == "json":
-        headers, records = read_json_records(path, encoding, state, on_bytes)
-        if not records and not state.rejected:
+        batches = read_json_batches(path, encoding, state, on_bytes)
+        first = next(batches, None)
+        if first is None and not state.rejected:
             raise InputError(str(path), "is JSON with no message trace records in it.")
+        # the format is told from the first batch's keys; later batches map their own keys
+        headers = first.headers if first is not None else []
         spec = (
             choose_format(path, headers, "json", options.format)
-            if records
+            if first is not None
             else formats.BY_NAME["reporting_api_json"]
         )
         layout = Layout("json", headers, 1, 0, ",", spec, spec.header_map(headers))
-        state.rows_read += len(records)
         raw_batches = (
-            (dataclasses.replace(batch, bytes_read=record.size), bool(state.decode_error_offsets))
-            for batch in json_batches(headers, records)
+            (batch, bool(state.decode_error_offsets))
+            for batch in itertools.chain([first] if first is not None else [], batches)
         )
     else:
         raw_batches = prefetch(
@@ -378,7 +380,16 @@ def _normalize_all(
         dayfirst=bool(options.dayfirst),
         input_tz=options.input_tz,
     )
-    time_position = next((p for p, c in layout.header_map.items() if c == "event_time"), None)
+    header_maps = {tuple(layout.headers): layout.header_map}
+
+    def columns_of(raw: RawBatch) -> tuple[list[str], dict[int, str]]:
+        """The batch's headers and their canonical columns (JSON batches have their own)."""
+        headers = raw.headers if raw.headers is not None else layout.headers
+        key = tuple(headers)
+        if key not in header_maps:
+            header_maps[key] = layout.spec.header_map(headers)
+        return headers, header_maps[key]
+
     decided = options.dayfirst is not None
     waiting: list[tuple[RawBatch, bool]] = []
     evidence = {"day_first": False, "month_first": False}
@@ -392,14 +403,15 @@ def _normalize_all(
 
     def emit(raw: RawBatch, decode_errors: bool) -> None:
         batch_context = dataclasses.replace(context, decode_errors=decode_errors)
+        headers, header_map = columns_of(raw)
         in_flight.append(
             (
                 workers.submit(
                     to_canonical,
                     raw.table,
-                    layout.headers,
+                    headers,
                     layout.spec,
-                    layout.header_map,
+                    header_map,
                     raw.lines,
                     batch_context,
                 ),
@@ -457,6 +469,9 @@ def _normalize_all(
 
     try:
         for raw, decode_errors in raw_batches:
+            time_position = next(
+                (p for p, c in columns_of(raw)[1].items() if c == "event_time"), None
+            )
             if not decided and time_position is not None:
                 times = raw.table.column(time_position)
                 order = day_order(times) if not iso_shaped(times) else None

@@ -154,6 +154,7 @@ class RawBatch:
     table: pa.Table
     lines: np.ndarray
     bytes_read: int = 0  # of the input, when the batch was complete (for progress)
+    headers: list[str] | None = None  # its own headers (JSON batches), else the file's
 
 
 @dataclass
@@ -500,62 +501,95 @@ def _json_value(value) -> str | None:
     return json.dumps(value, sort_keys=True, ensure_ascii=False)
 
 
-def read_json_records(
+def read_json_batches(
     path: Path, encoding: Encoding, state: FileReadState, on_bytes=None
-) -> tuple[list[str], list[tuple[int, dict]]]:
-    """Records of a JSON export: NDJSON lines, OData pages (``value``), or one document."""
+) -> Iterator[RawBatch]:
+    """Records of a JSON export, in batches, each record with the line it starts on.
+
+    NDJSON (one record, or one OData page, per line) is streamed line by line, so memory stays
+    bounded whatever the file size; a single document (an OData page or a list, perhaps
+    pretty-printed) is read whole: the service's pages are bounded. A batch's headers are the
+    keys of its records, in the order first seen.
+    """
     stream = TranscodingReader(path, encoding, on_bytes)
     try:
-        text = stream.read().decode("utf-8")
+        text = io.TextIOWrapper(io.BufferedReader(stream), encoding="utf-8", newline="")
+        first = text.readline()
+        try:
+            json.loads(first)
+            line_by_line = True
+        except json.JSONDecodeError:
+            line_by_line = False  # a document spread over lines
+        if line_by_line:
+            lines = itertools.chain([(1, first)], enumerate(text, start=2))
+            yield from _record_batches(_ndjson_records(lines, state), state, stream)
+        else:
+            whole = first + text.read()
+            yield from _record_batches(_document_records(whole, state), state, stream)
     finally:
         stream.close()
-    state.decode_error_offsets = stream.error_offsets
-    records: list[tuple[int, dict]] = []
+        state.decode_error_offsets = stream.error_offsets
 
-    def take(line: int, document) -> None:
-        if isinstance(document, dict) and isinstance(document.get("value"), list):
-            items = document["value"]
-        elif isinstance(document, list):
-            items = document
+
+def _take_records(line: int, document, state: FileReadState) -> Iterator[tuple[int, dict]]:
+    if isinstance(document, dict) and isinstance(document.get("value"), list):
+        items = document["value"]  # an OData page
+    elif isinstance(document, list):
+        items = document
+    else:
+        items = [document]
+    for item in items:
+        if isinstance(item, dict):
+            yield line, item
         else:
-            items = [document]
-        for item in items:
-            if isinstance(item, dict):
-                records.append((line, item))
-            else:
-                state.rejected.append((line, "JSON value is not an object (record)"))
-                state.rows_read += 1
+            state.rejected.append((line, "JSON value is not an object (record)"))
+            state.rows_read += 1
 
+
+def _ndjson_records(lines, state: FileReadState) -> Iterator[tuple[int, dict]]:
+    for number, line in lines:
+        if not line.strip():
+            continue
+        try:
+            document = json.loads(line)
+        except json.JSONDecodeError as error:
+            state.rejected.append((number, f"not valid JSON ({error.msg}, column {error.colno})"))
+            state.rows_read += 1
+            continue
+        yield from _take_records(number, document, state)
+
+
+def _document_records(text: str, state: FileReadState) -> Iterator[tuple[int, dict]]:
     try:
         document = json.loads(text)
-    except json.JSONDecodeError:
-        document = None
-    if document is not None:
-        placed = _records_with_lines(text, document)
-        if placed is None:
-            take(1, document)
-        else:
-            for line, item in placed:
-                take(line, item)
-    else:
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                take(number, json.loads(line))
-            except json.JSONDecodeError as error:
-                state.rejected.append(
-                    (number, f"not valid JSON ({error.msg}, column {error.colno})")
-                )
-                state.rows_read += 1
-    headers: list[str] = []
-    seen: set[str] = set()
-    for _, record in records:
-        for key in record:
-            if key not in seen:
-                seen.add(key)
-                headers.append(key)
-    return headers, records
+    except json.JSONDecodeError:  # not one document after all: try it line by line
+        yield from _ndjson_records(enumerate(text.splitlines(), start=1), state)
+        return
+    placed = _records_with_lines(text, document)
+    for line, item in placed if placed is not None else [(1, document)]:
+        yield from _take_records(line, item, state)
+
+
+def _record_batches(
+    records: Iterator[tuple[int, dict]], state: FileReadState, stream
+) -> Iterator[RawBatch]:
+    for chunk in iter(lambda: list(itertools.islice(records, JSON_BATCH)), []):
+        headers: list[str] = []
+        seen: set[str] = set()
+        for _, record in chunk:
+            for key in record:
+                if key not in seen:
+                    seen.add(key)
+                    headers.append(key)
+        columns = [
+            pa.array([_json_value(record.get(h)) for _, record in chunk], pa.string())
+            for h in headers
+        ]
+        table = pa.Table.from_arrays(columns, names=[f"c{k}" for k in range(len(headers))])
+        state.rows_read += len(chunk)
+        state.decode_error_offsets = stream.error_offsets
+        lines = np.array([line for line, _ in chunk], dtype=np.int64)
+        yield RawBatch(table, lines, state.bytes_read, headers)
 
 
 _ITEMS_START = re.compile(r'^\s*\[|"value"\s*:\s*\[')
@@ -589,14 +623,3 @@ def _records_with_lines(text: str, document) -> list[tuple[int, object]] | None:
         if [item for _, item in placed] == items:
             return placed
     return None
-
-
-def json_batches(headers: list[str], records: list[tuple[int, dict]]) -> Iterator[RawBatch]:
-    for start in range(0, len(records), JSON_BATCH):
-        chunk = records[start : start + JSON_BATCH]
-        columns = [
-            pa.array([_json_value(record.get(h)) for _, record in chunk], pa.string())
-            for h in headers
-        ]
-        table = pa.Table.from_arrays(columns, names=[f"c{k}" for k in range(len(headers))])
-        yield RawBatch(table, np.array([line for line, _ in chunk], dtype=np.int64))

@@ -341,6 +341,36 @@ def test_records_of_a_pretty_printed_json_document_keep_their_own_lines(tmp_path
         assert recipient in "\n".join(lines[line - 1 : line + 8])
 
 
+def test_ndjson_is_streamed_in_batches_whose_keys_may_differ(tmp_path, monkeypatch):
+    monkeypatch.setattr(readers_module, "JSON_BATCH", 2)
+    records = [
+        {
+            "Received": f"2022-09-05T18:10:1{k}Z",
+            "SenderAddress": "a@contoso.com",
+            "RecipientAddress": f"user{k}@fabrikam.com",
+            "Status": "Delivered",
+            # keys come and go between records (and so between batches)
+            **({"Subject": f"subject {k}"} if k >= 3 else {"Size": k}),
+        }
+        for k in range(5)
+    ]
+    text = "\n".join(json.dumps(r) for r in records) + "\n\n"
+    path = write_export(tmp_path, "trace.ndjson", text)
+
+    case = load_sources([path])
+
+    assert case.inputs[0].rows_read == 5
+    rows = case.events.select(["line", "message_subject", "total_bytes"]).to_pylist()
+    assert rows == [
+        {
+            "line": k + 1,
+            "message_subject": f"subject {k}" if k >= 3 else None,
+            "total_bytes": None if k >= 3 else k,
+        }
+        for k in range(5)
+    ]
+
+
 def test_a_header_only_file_loads_with_a_warning(tmp_path):
     path = write_export(tmp_path, "extended.csv", extended_csv())
 
