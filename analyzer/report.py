@@ -1397,7 +1397,8 @@ def _input_spans(case: Case) -> list[Span]:
 def _input_views(case: Case, spans: list[Span], zone: DisplayZone) -> tuple[InputView, ...]:
     by_number = {number: (first, last) for number, first, last in spans}
     views = []
-    for number, record in enumerate(case.inputs, start=1):
+    # files that could not be read at all are listed too, after the loaded ones, with why
+    for number, record in enumerate([*case.inputs, *case.rejected_inputs], start=1):
         first, last = by_number.get(number, (None, None))
         views.append(
             InputView(

@@ -552,3 +552,25 @@ def test_report_command_on_unknown_message_says_so_without_traceback(tmp_path):
     assert "no message with id 'nope'" in result.stderr
     assert "Traceback" not in result.output
     assert not (tmp_path / "x.html").exists()
+
+
+def test_files_that_could_not_be_read_are_listed_with_why(tmp_path):
+    samples = Path(__file__).resolve().parent.parent / "samples"
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    (folder / "summary.csv").write_bytes((samples / "summary_utf8_bom.csv").read_bytes())
+    (folder / "contacts.csv").write_text("Name,Age\r\nBob,42\r\n", encoding="utf-8")
+    from analyzer.findings import run_findings
+    from analyzer.ingest import load_sources
+
+    case = load_sources([folder])
+    chains = build_chains(case)
+    findings = run_findings(case, chains)
+    html = render_report(
+        build_report_context(case, chains, findings, ReportOptions(generated_at=GENERATED_AT))
+    )
+
+    visible = re.sub(r"\s+", " ", " ".join(parse(html).text))
+    assert f"{folder / 'contacts.csv'}" in visible
+    assert "Not loaded: is not a message trace export" in visible
+    assert f"{folder / 'contacts.csv'} could not be read" in [f.title for f in findings]

@@ -195,14 +195,15 @@ def rejected_rows(ctx: Context) -> list[Finding]:
     """Inputs with rows (or the whole file) rejected at ingest."""
     t = ctx.thresholds
     findings = []
-    for record in ctx.case.inputs:
+    for record in [*ctx.case.inputs, *ctx.case.rejected_inputs]:
         if record.error:
             evidence = [Evidence(input=record.path, input_id=record.input_id, detail=record.error)]
             finding = ctx.finding(
                 REJECTED_RULE,
                 "medium",
                 f"{record.path} could not be read",
-                f"The whole input {record.path} was rejected: {record.error}. None of its events "
+                f"The whole input {record.path} was rejected: {record.error.rstrip('.')}. None of "
+                "its events "
                 "are in this analysis. Fix or re-export the file and run again.",
                 {},
                 extra=evidence,
