@@ -73,7 +73,6 @@ over contiguous groups): no Python loop runs per event.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -87,6 +86,7 @@ import pyarrow.compute as pc
 from analyzer import schema, smtp
 from analyzer.case import Case
 from analyzer.errors import NotFoundError
+from analyzer.timestamps import iso_utc
 
 TIMESTAMP = schema.TIMESTAMP
 
@@ -1998,15 +1998,7 @@ def resolve_message(chains: Chains, message_id: str) -> str:
     )
 
 
-def format_time(value: dt.datetime | pd.Timestamp | None, *, digits: int = 7) -> str | None:
-    """A timestamp as ISO 8601 UTC with ``digits`` fractional digits and a ``Z``."""
-    if value is None or (isinstance(value, float) and np.isnan(value)) or pd.isna(value):
-        return None
-    stamp = pd.Timestamp(value)
-    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-    fraction = (stamp.microsecond * 1000 + stamp.nanosecond) // 10 ** (9 - digits)
-    text = stamp.strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{text}.{fraction:0{digits}d}Z" if digits else f"{text}Z"
+format_time = iso_utc  # the JSON contract's time format: ISO 8601 UTC, 7 digits, Z
 
 
 def _event_json(row: dict[str, Any], paths: dict[str, str], duplicates: dict[str, list]) -> dict:

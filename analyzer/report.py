@@ -44,7 +44,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import jinja2
 import numpy as np
@@ -59,6 +59,7 @@ from analyzer.chains import DIRECTIONS, FINAL_STATUSES, Chains, build_chains, re
 from analyzer.errors import AnalyzerError, OptionError
 from analyzer.findings.model import SEVERITIES as FINDING_SEVERITIES
 from analyzer.findings.model import Finding
+from analyzer.timestamps import iso_utc, time_zone
 
 #: Final statuses and directions in the order the report lists them (the chains vocabulary).
 STATUSES = FINAL_STATUSES
@@ -688,17 +689,10 @@ class DisplayZone:
     """The zone the report shows times in; every formatted time carries its label."""
 
     def __init__(self, name: str | None):
-        self.name = (name or "UTC").strip() or "UTC"
-        if self.name.upper() in ("UTC", "Z", "ETC/UTC"):
-            self.name = "UTC"
-        try:
-            self.zone = ZoneInfo(self.name)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise OptionError(
-                f"--display-tz {name!r} is not a known time zone; use an IANA name such as "
-                "Europe/Berlin, America/New_York or UTC"
-            ) from None
-        self.is_utc = self.name == "UTC"
+        zone = time_zone(name, "--display-tz")
+        self.name = "UTC" if zone is None else (name or "").strip()
+        self.zone = zone or ZoneInfo("UTC")
+        self.is_utc = zone is None
 
     def note(self) -> str:
         """One sentence saying how times are shown."""
@@ -1895,13 +1889,6 @@ def _caps_text(
 # ---------------------------------------------------------------------------------------------
 
 
-def _iso_utc(nanos: int | None) -> str:
-    if nanos is None:
-        return "-"
-    stamp = pd.Timestamp(nanos, tz="UTC")
-    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{(nanos % 10**9) // 100:07d}Z"
-
-
 def _message_detail(
     focus_key: str,
     messages: pa.Table,
@@ -1947,7 +1934,7 @@ def _message_detail(
         nanos = None if stamp is None else pd.Timestamp(stamp).value
         return EventView(
             time=zone.format(stamp),
-            time_utc=_iso_utc(nanos),
+            time_utc=iso_utc(nanos) or "-",
             recipient=event["recipient_address"] or "",
             event_id=event["event_id"] or "",
             source=event["source"] or "",

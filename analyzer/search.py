@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pyarrow as pa
@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 from analyzer.case import Case
 from analyzer.chains import FINAL_STATUSES, Chains, build_chains, terminal_safe
 from analyzer.errors import OptionError
+from analyzer.timestamps import time_zone
 
 OUTPUT_FORMATS = ("table", "csv", "json")
 SEARCH_DIRECTIONS = ("inbound", "outbound", "internal")
@@ -188,15 +189,7 @@ def display_zone(name: str | None) -> ZoneInfo | None:
     Raises:
         OptionError: the name is not an IANA time zone.
     """
-    if not name or name.upper() in ("UTC", "Z", "ETC/UTC"):
-        return None
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise OptionError(
-            f"--display-tz: unknown time zone {name!r}; use an IANA name such as "
-            "Europe/Paris or America/New_York"
-        ) from None
+    return time_zone(name, "--display-tz")
 
 
 def _address_mask(values: pa.ChunkedArray, patterns: Sequence[str]) -> pa.ChunkedArray:

@@ -191,30 +191,46 @@ def parse_timestamps(values: pa.Array, dayfirst: bool = False, input_tz: str = "
     return parsed
 
 
-def check_time_zone(name: str) -> str:
-    """Validate an IANA time zone name; raise OptionError naming the problem."""
+UTC_NAMES = ("UTC", "Z", "ETC/UTC")
+
+
+def time_zone(name: str | None, option: str = "time zone"):
+    """The IANA zone called ``name``, or None for UTC (also for no name).
+
+    Raises:
+        OptionError: naming ``option`` and the unknown zone.
+    """
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     from analyzer.errors import OptionError
 
-    if name.upper() == "UTC":
-        return "UTC"
+    name = (name or "").strip()
+    if not name or name.upper() in UTC_NAMES:
+        return None
     try:
-        ZoneInfo(name)
+        return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise OptionError(
-            f"unknown time zone {name!r}: use an IANA name such as UTC, Europe/Paris or "
-            "America/New_York"
+            f"{option}: unknown time zone {name!r}; use an IANA name such as UTC, "
+            "Europe/Paris or America/New_York"
         ) from None
-    return name
+
+
+def check_time_zone(name: str, option: str = "--input-tz") -> str:
+    """Validate an IANA time zone name ("UTC" for any name of UTC)."""
+    return "UTC" if time_zone(name, option) is None else name.strip()
 
 
 def iso_utc(value) -> str | None:
-    """Format a timestamp as ISO 8601 UTC with 7 fractional digits: 2022-09-19T15:02:29.3390000Z."""
-    if value is None:
-        return None
+    """Format a timestamp as ISO 8601 UTC with 7 fractional digits: 2022-09-19T15:02:29.3390000Z.
+
+    ``value`` may be a datetime, a pandas or numpy timestamp, or nanoseconds since the epoch;
+    naive values are UTC. Missing values (None, NaT, NaN) give None.
+    """
     import pandas as pd
 
+    if value is None or pd.isna(value):
+        return None
     stamp = pd.Timestamp(value)
     stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
     ticks = (stamp.microsecond * 1000 + stamp.nanosecond) // 100
