@@ -13,6 +13,7 @@ file, and the other inputs still load.
 
 from __future__ import annotations
 
+import binascii
 import dataclasses
 import hashlib
 import itertools
@@ -203,12 +204,25 @@ def _first_occurrences(keys: np.ndarray) -> np.ndarray:
     return first
 
 
-def key_values(keys: pa.Array) -> np.ndarray:
-    """Hex event keys back to uint64."""
+def key_values(keys: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Hex event keys (16 digits each, as stored in a case) back to uint64.
+
+    The keys lie back to back in the array's text buffer, so it is unhexed in one call.
+    """
+    if isinstance(keys, pa.ChunkedArray):
+        keys = keys.combine_chunks()
     if len(keys) == 0:
         return np.array([], dtype=np.uint64)
-    data = "".join(keys.to_pylist()).encode("ascii")
-    return np.frombuffer(bytes.fromhex(data.decode("ascii")), dtype=">u8").astype(np.uint64)
+    keys = keys.cast(pa.string())
+    _, offsets_buffer, data_buffer = keys.buffers()
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int32)[
+        keys.offset : keys.offset + len(keys) + 1
+    ]
+    start, end = int(offsets[0]), int(offsets[-1])
+    if keys.null_count or end - start != 16 * len(keys):
+        raise CaseError("the case's event keys are damaged; ingest the inputs into a new case.")
+    text = memoryview(data_buffer)[start:end]
+    return np.frombuffer(binascii.unhexlify(text), dtype=">u8").astype(np.uint64)
 
 
 # ----------------------------------------------------------------------------- one input
@@ -442,7 +456,7 @@ def _normalize_all(
         low, high = pc.min_max(events.column("event_time")).values()
         first_time = low.value if first_time is None else min(first_time, low.value)
         last_time = high.value if last_time is None else max(last_time, high.value)
-        keys = batch.keys if batch.keys is not None else key_values(events.column("event_key"))
+        keys = batch.keys
         first_in_batch = _first_occurrences(keys)
         duplicate = seen.contains(keys) | ~first_in_batch
         seen.add(keys[~duplicate])
@@ -525,7 +539,7 @@ def inspect_files(
 def _existing_keys(case: Case) -> KeySet:
     seen = KeySet()
     if case.events.num_rows:
-        seen.add(key_values(case.events.column("event_key").combine_chunks()))
+        seen.add(key_values(case.events.column("event_key")))
     return seen
 
 
