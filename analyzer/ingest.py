@@ -330,7 +330,7 @@ def _read_rows(
             if first is not None
             else formats.BY_NAME["reporting_api_json"]
         )
-        layout = Layout("json", headers, 1, 0, ",", spec, spec.header_map(headers))
+        layout = Layout("json", headers, 0, ",", spec, spec.header_map(headers))
         raw_batches = (
             (batch, bool(state.decode_error_offsets))
             for batch in itertools.chain([first] if first is not None else [], batches)

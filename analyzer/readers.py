@@ -42,7 +42,6 @@ class Layout:
 
     container: str
     headers: list[str]
-    data_start_line: int  # physical line of the first data row (1-based)
     skip_rows: int  # rows before the first data row (preamble + header)
     delimiter: str
     spec: ExportFormat
@@ -108,7 +107,8 @@ def read_layout(path: Path, encoding: Encoding, forced_format: str | None) -> La
             "Export the message trace as CSV and try again.",
         )
     if stripped[0] in "{[":
-        return Layout("json", [], 1, 0, ",", formats.REGISTRY[0], {})  # resolved by the reader
+        # the format is told from the records' keys, once the reader has them
+        return Layout("json", [], 0, ",", formats.BY_NAME["reporting_api_json"], {})
     lines = head.splitlines()
     # a log's header block is the run of '#' lines at the top; a "#Fields:" line after data
     # is data (a quoted multi-line subject can hold one)
@@ -121,7 +121,7 @@ def read_layout(path: Path, encoding: Encoding, forced_format: str | None) -> La
         while skip < len(lines) and lines[skip].startswith("#"):
             skip += 1
         spec = choose_format(path, headers, "tracking_log", forced_format)
-        return Layout("tracking_log", headers, skip + 1, skip, ",", spec, spec.header_map(headers))
+        return Layout("tracking_log", headers, skip, ",", spec, spec.header_map(headers))
     # Excel writes "sep=;" as a first line to say which delimiter it used
     excel_separator = re.match(r"^\ufeff?sep=(.)\s*$", lines[0]) if lines else None
     skip = 1 if excel_separator else 0
@@ -144,7 +144,7 @@ def read_layout(path: Path, encoding: Encoding, forced_format: str | None) -> La
         )
     headers = _unique_headers(next(csv.reader([header_line], delimiter=delimiter)))
     spec = choose_format(path, headers, "csv", forced_format)
-    return Layout("csv", headers, skip + 2, skip + 1, delimiter, spec, spec.header_map(headers))
+    return Layout("csv", headers, skip + 1, delimiter, spec, spec.header_map(headers))
 
 
 @dataclass
@@ -377,7 +377,8 @@ def read_csv_batches(
             ),
         )
 
-    line_state = {"carry": layout.data_start_line - 1 - layout.skip_rows}
+    # every skipped row (preamble, header) is one line: record numbers count them already
+    line_state = {"carry": 0}
     rows_text = 0
     width = (
         4 if encoding.name.startswith("utf-32") else 2 if encoding.name.startswith("utf-16") else 1
