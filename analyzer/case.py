@@ -184,7 +184,7 @@ def _write_row_group(writer: pq.ParquetWriter, tables: list[pa.Table]) -> None:
 
 
 class EventSink:
-    """Where an input's events go: Parquet files of a case, or tables in memory.
+    """Where an input's events go: Parquet files of a case, tables in memory, or nowhere.
 
     Parquet writing (compression, without the GIL) runs on a worker thread, one row group of
     ``ROW_GROUP`` rows at a time, so it overlaps the normalization of the next batches.
@@ -192,9 +192,15 @@ class EventSink:
 
     ROW_GROUP = 131_072
 
-    def __init__(self, folder: Path | None, input_id: str):
+    def __init__(self, folder: Path | None, input_id: str, keep: bool = True):
+        """Args:
+        folder: the case folder to write Parquet into; None keeps the tables in memory.
+        keep: False drops the events once counted (``inspect`` needs no events, and a
+            2 GB export must not fill memory for it).
+        """
         self.folder = folder
         self.input_id = input_id
+        self.keep = keep
         self.events: list[pa.Table] = []
         self.duplicates: list[pa.Table] = []
         self._writers: dict[str, pq.ParquetWriter] = {}
@@ -207,7 +213,7 @@ class EventSink:
         return self.folder / kind / f"{self.input_id}.parquet.partial"
 
     def write(self, kind: str, table: pa.Table) -> None:
-        if table.num_rows == 0:
+        if table.num_rows == 0 or not self.keep:
             return
         if self.folder is None:
             (self.events if kind == "events" else self.duplicates).append(table)

@@ -531,7 +531,9 @@ def inspect_files(
     for number, path in enumerate(discover(paths), start=1):
         seen = KeySet()
         records.append(
-            read_input(path, f"in-{number:03d}", options, seen, EventSink(None, ""), progress)
+            read_input(
+                path, f"in-{number:03d}", options, seen, EventSink(None, "", keep=False), progress
+            )
         )
     return records
 
