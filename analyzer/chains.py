@@ -84,8 +84,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from analyzer import schema, smtp
+from analyzer.arrays import NULL_STRING, one_array, per_distinct
 from analyzer.case import Case
 from analyzer.errors import NotFoundError
+from analyzer.identifiers import (
+    address_key,
+    domain_of,
+    id_key,
+    in_domains,
+    message_id_key,
+    message_id_text,
+)
 from analyzer.timestamps import iso_utc
 
 TIMESTAMP = schema.TIMESTAMP
@@ -442,38 +451,10 @@ class Chains:
 # small column helpers
 
 
-def _combined(values: pa.Array | pa.ChunkedArray) -> pa.Array:
-    if isinstance(values, pa.ChunkedArray):
-        return values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
-    return values
-
-
-_NULL_STRING = pa.scalar(None, pa.string())
-
-
-def _clean(values: pa.Array) -> pa.Array:
-    """Lower-cased, trimmed text; empty text becomes null."""
-    text = pc.utf8_lower(pc.utf8_trim_whitespace(values))
-    return pc.if_else(pc.equal(text, ""), _NULL_STRING, text)
-
-
-def _clean_message_id(values: pa.Array) -> pa.Array:
-    """Internet message ids compared the way users write them: no <>, any case."""
-    text = pc.utf8_lower(pc.utf8_trim_whitespace(values))
-    text = pc.utf8_trim_whitespace(pc.replace_substring_regex(text, r"^<|>$", ""))
-    return pc.if_else(pc.equal(text, ""), _NULL_STRING, text)
-
-
-def _per_distinct(values: pa.Array | pa.ChunkedArray, function) -> pa.Array:
-    """``function`` applied to each distinct value once, spread back to every row."""
-    encoded = pc.dictionary_encode(_combined(values))
-    return function(encoded.dictionary).take(encoded.indices)
-
-
 def _cleaned_codes(values: pa.Array | pa.ChunkedArray, function) -> tuple[np.ndarray, pa.Array]:
     """``function`` applied once per distinct value; returns each row's code (-1 for null) in
     the byte order of the cleaned values, and those values sorted (``values[code]``)."""
-    encoded = pc.dictionary_encode(_combined(values))
+    encoded = pc.dictionary_encode(one_array(values))
     inner = pc.dictionary_encode(function(encoded.dictionary))  # case variants become one
     order = pc.array_sort_indices(inner.dictionary).to_numpy()
     rank = np.empty(len(order) + 1, dtype=np.int64)
@@ -492,7 +473,7 @@ def _strings(values: pa.Array, codes: np.ndarray) -> pa.Array:
 
 def _codes(values: pa.Array, mapping: dict[str, int], default: int, null: int) -> np.ndarray:
     """Map each distinct string (upper-cased, trimmed) to a code: one lookup per distinct value."""
-    encoded = pc.dictionary_encode(_combined(values))
+    encoded = pc.dictionary_encode(one_array(values))
     dictionary = encoded.dictionary.to_pylist()
     table = np.array(
         [mapping.get(str(v).strip().upper().replace(" ", ""), default) for v in dictionary]
@@ -505,7 +486,7 @@ def _codes(values: pa.Array, mapping: dict[str, int], default: int, null: int) -
 
 def _sorted_codes(values: pa.Array) -> np.ndarray:
     """Dense integer codes whose order is the byte order of the (non-null) strings."""
-    encoded = pc.dictionary_encode(_combined(values))
+    encoded = pc.dictionary_encode(one_array(values))
     order = pc.array_sort_indices(encoded.dictionary).to_numpy()
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
@@ -515,7 +496,7 @@ def _sorted_codes(values: pa.Array) -> np.ndarray:
 def _times(values: pa.Array) -> np.ndarray:
     """Timestamps as int64 nanoseconds; missing ones as the largest int64 (they sort last)."""
     return (
-        _combined(values)
+        one_array(values)
         .cast(pa.int64())
         .fill_null(np.iinfo(np.int64).max)
         .to_numpy(zero_copy_only=False)
@@ -554,7 +535,7 @@ def _count(mask: np.ndarray, starts: np.ndarray) -> np.ndarray:
 
 def _take(values: pa.Array, index: np.ndarray) -> pa.Array:
     """values[index], null where index is -1."""
-    return _combined(values).take(pa.array(index, mask=index < 0))
+    return one_array(values).take(pa.array(index, mask=index < 0))
 
 
 def _valid(values: pa.Array) -> np.ndarray:
@@ -563,11 +544,6 @@ def _valid(values: pa.Array) -> np.ndarray:
 
 def _first_valid(values: pa.Array, starts: np.ndarray) -> pa.Array:
     return _take(values, _first(_valid(values), starts))
-
-
-def _domain(addresses: pa.Array) -> pa.Array:
-    has_at = pc.match_substring(addresses, "@")
-    return pc.if_else(has_at, pc.replace_substring_regex(addresses, r"^.*@", ""), _NULL_STRING)
 
 
 def _timestamps(nanoseconds: np.ndarray) -> pa.Array:
@@ -581,11 +557,11 @@ def _timestamps(nanoseconds: np.ndarray) -> pa.Array:
 def _message_codes(events: pa.Table) -> tuple[np.ndarray, pa.Array, np.ndarray]:
     """Each row's message code (in the byte order of its message_key), the message keys
     (``keys[code]``), and each row's join code (index into ``_JOIN_KEYS``)."""
-    codes, keys = _cleaned_codes(events.column("network_message_id"), _clean)
+    codes, keys = _cleaned_codes(events.column("network_message_id"), id_key)
     if (codes >= 0).all():  # every row carries a network message id: the common case
         return codes, keys, np.zeros(len(codes), dtype=np.int64)
     message_key, join = _message_keys(events)
-    encoded = pc.dictionary_encode(_combined(message_key))
+    encoded = pc.dictionary_encode(one_array(message_key))
     order = pc.array_sort_indices(encoded.dictionary).to_numpy()
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
@@ -596,10 +572,10 @@ def _message_codes(events: pa.Table) -> tuple[np.ndarray, pa.Array, np.ndarray]:
 def _message_keys(events: pa.Table) -> tuple[pa.Array, np.ndarray]:
     """message_key and join code of every row, for data where some rows lack a network
     message id."""
-    nmid = _per_distinct(events.column("network_message_id"), _clean)
+    nmid = per_distinct(events.column("network_message_id"), id_key)
     nmid_valid = _valid(nmid)
-    mid = _per_distinct(events.column("message_id"), _clean_message_id)
-    sender = _per_distinct(events.column("sender_address"), _clean)
+    mid = per_distinct(events.column("message_id"), message_id_key)
+    sender = per_distinct(events.column("sender_address"), address_key)
     pair = pc.binary_join_element_wise(mid, pc.fill_null(sender, ""), "|")
     # only the pairs of rows that lack a network message id need a lookup
     wanted = pc.unique(pair.filter(pa.array(~nmid_valid)).drop_null())
@@ -614,12 +590,12 @@ def _message_keys(events: pa.Table) -> tuple[pa.Array, np.ndarray]:
     per_pair = known.group_by("pair").aggregate([("nmid", "count"), ("nmid", "min")])
     unique = per_pair.filter(pc.equal(per_pair["nmid_count"], 1))
     mapped = pc.take(unique["nmid_min"], pc.index_in(pair, value_set=unique["pair"]))
-    trace = _clean(_combined(events.column("message_trace_id")))
+    trace = id_key(one_array(events.column("message_trace_id")))
     trace_key = pc.binary_join_element_wise("trace:", trace, "")
     row_key = pc.binary_join_element_wise(
         "row:",
-        pc.fill_null(_combined(events.column("input_id")), ""),
-        pc.fill_null(_combined(events.column("line")).cast(pa.string()), ""),
+        pc.fill_null(one_array(events.column("input_id")), ""),
+        pc.fill_null(one_array(events.column("line")).cast(pa.string()), ""),
         ":",
     )
     row_key = pc.replace_substring(row_key, "row::", "row:", max_replacements=1)
@@ -657,21 +633,23 @@ def build_chains(case: Case) -> Chains:
 
     message_code, message_values, join_code = _message_codes(events)
     # recipient code -1 (no recipient) sorts first, as the empty recipient_key does
-    recipient_code, recipient_values = _cleaned_codes(events.column("recipient_address"), _clean)
+    recipient_code, recipient_values = _cleaned_codes(
+        events.column("recipient_address"), address_key
+    )
     kind = _codes(events.column("event_id"), EVENT_KINDS, K_OTHER, K_STATUS)
     rank = _KIND_RANK[kind]
 
     # Sort: message, recipient, time, lifecycle rank, event_seq, input, line.
     times = _times(events.column("event_time"))
     seq = (
-        _combined(events.column("event_seq"))
+        one_array(events.column("event_seq"))
         .cast(pa.int32())
         .fill_null(np.iinfo(np.int32).max)
         .to_numpy(zero_copy_only=False)
     )
-    input_code = _sorted_codes(pc.fill_null(_combined(events.column("input_id")), ""))
+    input_code = _sorted_codes(pc.fill_null(one_array(events.column("input_id")), ""))
     lines = (
-        _combined(events.column("line"))
+        one_array(events.column("line"))
         .fill_null(np.iinfo(np.int64).max)
         .to_numpy(zero_copy_only=False)
     )
@@ -765,7 +743,7 @@ def _chains_in_order(
     message_of_group = np.cumsum(np.diff(group_message, prepend=-1) != 0) - 1
 
     def col(name: str) -> pa.Array:
-        return _combined(sorted_events.column(name))
+        return one_array(sorted_events.column(name))
 
     time_basis = _codes(col("time_basis"), {"MESSAGE": 1}, 0, 0)
     source = _codes(col("source"), {"MAILBOXRULE": 1, "DSN": 2, "STOREDRIVER": 3}, 0, 0)
@@ -790,7 +768,7 @@ def _chains_in_order(
     )
 
     # Recipient lineage (EXPAND / REDIRECT / RESOLVE).
-    related_key = _per_distinct(col("related_recipient_address"), _clean)
+    related_key = per_distinct(col("related_recipient_address"), address_key)
     relation_row = (
         np.isin(kind, [K_EXPAND, K_REDIRECT, K_RESOLVE])
         & _valid(related_key)
@@ -1058,7 +1036,7 @@ def _chains_in_order(
     direction_rows = _codes(
         col("direction"), {"INBOUND": 1, "OUTBOUND": 2, "INTERNAL": 3, "ORIGINATING": 4}, 0, 0
     )
-    sender_code, sender_values = _cleaned_codes(col("sender_address"), _clean)
+    sender_code, sender_values = _cleaned_codes(col("sender_address"), address_key)
     tenant_domains = _tenant_domains(
         (recipient_code, recipient_values),
         (sender_code, sender_values),
@@ -1071,7 +1049,9 @@ def _chains_in_order(
     message_direction = _first(direction_rows > 0, starts[message_starts])[message_of_group]
     direction_row = np.where(own_direction >= 0, own_direction, message_direction)
     group_direction = np.where(direction_row >= 0, direction_rows[np.maximum(direction_row, 0)], 0)
-    direction = _resolve_direction(group_direction, group_recipient, _clean(sender), tenant_domains)
+    direction = _resolve_direction(
+        group_direction, group_recipient, address_key(sender), tenant_domains
+    )
 
     # Status words.
     decider_code = _take(status_code_col, decider)
@@ -1095,7 +1075,7 @@ def _chains_in_order(
         status_meaning,
     )
     event_count = np.diff(np.append(starts, n))
-    recipient_address = pc.if_else(pc.equal(group_recipient, ""), _NULL_STRING, group_recipient)
+    recipient_address = pc.if_else(pc.equal(group_recipient, ""), NULL_STRING, group_recipient)
     scl = _to_int(verdict_values["scl"])
     pcl = _to_int(verdict_values["pcl"])
 
@@ -1181,9 +1161,9 @@ def _chains_in_order(
 
 def _to_int(values: pa.Array) -> pa.Array:
     """Whole numbers written as text (SCL, PCL); anything else is null."""
-    text = pc.utf8_trim_whitespace(_combined(values))
+    text = pc.utf8_trim_whitespace(one_array(values))
     numeric = pc.fill_null(pc.match_substring_regex(text, r"^[+-]?\d{1,9}$"), False)
-    return pc.if_else(numeric, text, _NULL_STRING).cast(pa.int64())
+    return pc.if_else(numeric, text, NULL_STRING).cast(pa.int64())
 
 
 def _verdicts(
@@ -1191,7 +1171,7 @@ def _verdicts(
 ) -> tuple[dict[str, pa.Array], dict[str, np.ndarray], pa.Array]:
     """Per group: the last value of each verdict key, the row it came from, the rule list."""
     group_count = len(starts)
-    maps = _combined(custom_data_fields)
+    maps = one_array(custom_data_fields)
     offsets = maps.offsets.to_numpy()
     begin, end = int(offsets[0]), int(offsets[-1])
     entry_row = np.repeat(np.arange(len(maps)), np.diff(offsets))
@@ -1442,7 +1422,7 @@ def _add_unseen_children(
     columns: dict[str, pa.Array] = {}
     for field in RECIPIENT_SCHEMA:
         if field.name in message_columns:
-            columns[field.name] = _combined(base.column(field.name))
+            columns[field.name] = one_array(base.column(field.name))
             if field.name == "message_key":
                 columns[field.name] = pa.array(
                     unseen["message_key"].to_numpy(dtype=object), pa.string()
@@ -1461,13 +1441,13 @@ def _add_unseen_children(
     columns["deferral_seconds"] = pa.array(np.zeros(count))
     columns["event_count"] = pa.array(np.zeros(count, dtype=np.int64))
     columns["transport_rules"] = pa.array([[]] * count, pa.list_(pa.string()))
-    columns["decided_input_id"] = _combined(sorted_events.column("input_id")).take(pa.array(rows))
-    columns["decided_line"] = _combined(sorted_events.column("line")).take(pa.array(rows))
-    parent_direction = _combined(base.column("direction"))
+    columns["decided_input_id"] = one_array(sorted_events.column("input_id")).take(pa.array(rows))
+    columns["decided_line"] = one_array(sorted_events.column("line")).take(pa.array(rows))
+    parent_direction = one_array(base.column("direction"))
     columns["direction"] = _resolve_direction(
         np.zeros(count, dtype=np.int64),
         columns["recipient_address"],
-        _clean(columns["sender_address"]),
+        address_key(columns["sender_address"]),
         tenant_domains,
     )
     columns["direction"] = pc.if_else(
@@ -1499,7 +1479,7 @@ def _tenant_domains(
     def domains(addresses: tuple[np.ndarray, pa.Array], rows: np.ndarray) -> set[str]:
         codes, values = addresses
         distinct = np.unique(codes[rows & (codes >= 0)])
-        found = _domain(values.take(pa.array(distinct))).drop_null()
+        found = domain_of(values.take(pa.array(distinct))).drop_null()
         return {d for d in found.to_pylist() if d}
 
     # DELIVER puts mail into a mailbox of the tenant
@@ -1521,11 +1501,8 @@ def _resolve_direction(
     tenant_domains: tuple[str, ...],
 ) -> pa.Array:
     """inbound / outbound / internal / unknown from the exported code and the domains."""
-    tenant = pa.array(list(tenant_domains), pa.string())
-    recipient_in = pc.fill_null(
-        pc.is_in(_per_distinct(recipient, _domain), value_set=tenant), False
-    )
-    sender_in = pc.fill_null(pc.is_in(_per_distinct(sender, _domain), value_set=tenant), False)
+    recipient_in = in_domains(per_distinct(recipient, domain_of), tenant_domains)
+    sender_in = in_domains(per_distinct(sender, domain_of), tenant_domains)
     recipient_in = recipient_in.to_numpy(zero_copy_only=False)
     sender_in = sender_in.to_numpy(zero_copy_only=False)
     has_recipient = pc.fill_null(pc.not_equal(recipient, ""), False).to_numpy(zero_copy_only=False)
@@ -1684,7 +1661,7 @@ _KIND_WORDS = {
 
 def _dictionary_codes(values: pa.Array) -> tuple[np.ndarray, list]:
     """Integer code of each value (-1 for null) and the distinct values."""
-    encoded = pc.dictionary_encode(_combined(values))
+    encoded = pc.dictionary_encode(one_array(values))
     codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
     return codes, encoded.dictionary.to_pylist()
 
@@ -1716,7 +1693,7 @@ def _status_meaning(
     ``malware``: the anti-malware agent named a malware.
     """
     code_codes, code_values = _dictionary_codes(code)
-    reply = pc.fill_null(_combined(reply_code).cast(pa.int64()), -1).to_numpy(zero_copy_only=False)
+    reply = pc.fill_null(one_array(reply_code).cast(pa.int64()), -1).to_numpy(zero_copy_only=False)
     di_codes, di_values = _dictionary_codes(pa.array(di, pa.string()))
     report_codes, report_values = _dictionary_codes(report_type)
     flags = has_events.astype(np.int64) + 2 * malware.astype(np.int64)
@@ -1801,7 +1778,7 @@ def _links(
     recipients: pa.Table,
 ) -> pa.Table:
     """Message lineage read from ``reference``: DSNs and inbox-rule forwards."""
-    reference = _combined(sorted_events.column("reference"))
+    reference = one_array(sorted_events.column("reference"))
     has_reference = _valid(reference)
     forward = has_reference & (kind == K_RECEIVE) & (source == 1)
     dsn_receive = has_reference & (kind == K_RECEIVE) & (source == 2)
@@ -1814,7 +1791,7 @@ def _links(
     parts = pc.split_pattern_regex(reference.take(take), r"[;,\s]+")
     lengths = pc.list_value_length(parts).to_numpy(zero_copy_only=False)
     part_rows = np.repeat(rows, lengths)
-    wanted = _clean_message_id(pc.list_flatten(parts))
+    wanted = message_id_key(pc.list_flatten(parts))
     non_empty = _valid(wanted)
     part_rows, wanted = part_rows[non_empty], wanted.filter(pa.array(non_empty))
     raw = reference.take(pa.array(part_rows))
@@ -1823,8 +1800,8 @@ def _links(
     ids = pa.table(
         {
             "message_key": recipients.column("message_key"),
-            "nmid": _clean(_combined(recipients.column("network_message_id"))),
-            "mid": _clean_message_id(_combined(recipients.column("message_id"))),
+            "nmid": id_key(one_array(recipients.column("network_message_id"))),
+            "mid": message_id_key(one_array(recipients.column("message_id"))),
         }
     )
     by_nmid = (
@@ -1857,10 +1834,10 @@ def _links(
             "related_message_key": parent,
             "relation": relation,
             "reference": raw.to_numpy(zero_copy_only=False),
-            "input_id": _combined(sorted_events.column("input_id"))
+            "input_id": one_array(sorted_events.column("input_id"))
             .take(pa.array(part_rows))
             .to_numpy(zero_copy_only=False),
-            "line": _combined(sorted_events.column("line")).take(pa.array(part_rows)).to_pylist(),
+            "line": one_array(sorted_events.column("line")).take(pa.array(part_rows)).to_pylist(),
         }
     )
     # a link needs the later message; the original may be missing from the data
@@ -1880,7 +1857,7 @@ def _messages(recipients: pa.Table, last_time: np.ndarray, links: pa.Table) -> p
     starts = np.flatnonzero(np.diff(key_codes, prepend=-1))
 
     def first(name: str) -> pa.Array:
-        return _first_valid(_combined(recipients.column(name)), starts)
+        return _first_valid(one_array(recipients.column(name)), starts)
 
     first_times = _times(recipients.column("first_time"))
     first_time = np.minimum.reduceat(first_times, starts)
@@ -1953,10 +1930,6 @@ def _messages(recipients: pa.Table, last_time: np.ndarray, links: pa.Table) -> p
 # one message
 
 
-def _normalize_id(text: str) -> str:
-    return text.strip().lower().removeprefix("<").removesuffix(">").strip()
-
-
 def resolve_message(chains: Chains, message_id: str) -> str:
     """The message_key of a message named by its network or Internet message id.
 
@@ -1971,17 +1944,17 @@ def resolve_message(chains: Chains, message_id: str) -> str:
     Raises:
         NotFoundError: no message, or several messages (from different senders), carry it.
     """
-    wanted = _normalize_id(message_id)
+    wanted = message_id_text(message_id)
     if not wanted:
         raise NotFoundError("no message id given: pass --message with a network or Internet id")
     messages = chains.messages
     keys = messages.column("message_key")
     for column, clean in (
-        (keys, _clean),
-        (messages.column("network_message_id"), _clean),
-        (messages.column("message_id"), _clean_message_id),
+        (keys, id_key),
+        (messages.column("network_message_id"), id_key),
+        (messages.column("message_id"), message_id_key),
     ):
-        hits = pc.fill_null(pc.equal(clean(_combined(column)), wanted), False)
+        hits = pc.fill_null(pc.equal(clean(one_array(column)), wanted), False)
         found = keys.filter(hits).to_pylist()
         if len(found) == 1:
             return found[0]

@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from analyzer import schema
+from analyzer.arrays import null_if_empty, one_array, per_distinct
 from analyzer.formats import ExportFormat
 from analyzer.timestamps import parse_timestamps
 
@@ -59,10 +60,6 @@ class Batch:
     keys: np.ndarray | None = None  # event_key of each event as uint64 (for merging)
 
 
-def _null_if_empty(column: pa.Array) -> pa.Array:
-    return pc.if_else(pc.equal(column, ""), pa.scalar(None, pa.string()), column)
-
-
 def _extras(named_columns: list[tuple[str, pa.Array]], n: int) -> pa.Array:
     """Columns as a map header -> value per row (empty values left out), in the given order."""
     if not named_columns or n == 0:
@@ -71,7 +68,7 @@ def _extras(named_columns: list[tuple[str, pa.Array]], n: int) -> pa.Array:
             pa.array([], pa.string()),
             pa.array([], pa.string()),
         )
-    columns = [_one_array(column).cast(pa.string()) for _, column in named_columns]
+    columns = [one_array(column).cast(pa.string()) for _, column in named_columns]
     valid = np.column_stack([pc.is_valid(c).to_numpy(zero_copy_only=False) for c in columns])
     rows, cols = np.nonzero(valid)  # row-major: entries of a row stay together, in header order
     counts = valid.sum(axis=1)
@@ -111,7 +108,7 @@ def _split_recipients(
     parent = pc.list_parent_indices(address_lists).to_numpy()
     counts = pc.list_value_length(address_lists).to_numpy()
     position = _position_in_list(counts)
-    addresses = _null_if_empty(pc.utf8_trim_whitespace(pc.list_flatten(address_lists)))
+    addresses = null_if_empty(pc.utf8_trim_whitespace(pc.list_flatten(address_lists)))
     exploded = {name: column.take(pa.array(parent)) for name, column in columns.items()}
     exploded["recipient_address"] = addresses
     status = columns.get("recipient_status")
@@ -136,7 +133,7 @@ def _split_recipients(
             else pa.nulls(len(parent), pa.string())
         )
         whole = status.take(pa.array(parent))
-        exploded["recipient_status"] = _null_if_empty(
+        exploded["recipient_status"] = null_if_empty(
             pc.utf8_trim_whitespace(pc.if_else(pa.array(per_recipient), picked, whole))
         )
     return exploded, parent
@@ -168,8 +165,8 @@ def _split_recipient_events(columns: dict[str, pa.Array], n: int):
     sequence = _position_in_list(pc.list_value_length(event_lists).to_numpy())
     row = recipient_parent[event_parent]
     exploded = {name: column.take(pa.array(row)) for name, column in columns.items()}
-    exploded["recipient_address"] = _null_if_empty(address.take(pa.array(event_parent)))
-    exploded["event_id"] = _null_if_empty(pc.utf8_trim_whitespace(pc.list_flatten(event_lists)))
+    exploded["recipient_address"] = null_if_empty(address.take(pa.array(event_parent)))
+    exploded["event_id"] = null_if_empty(pc.utf8_trim_whitespace(pc.list_flatten(event_lists)))
     # each event row keeps its recipient's part of the cell verbatim: "a@x##Receive, Deliver"
     exploded["recipient_status"] = flat.take(pa.array(event_parent))
     exploded["event_seq"] = pa.array(sequence.astype(np.int16))
@@ -339,16 +336,6 @@ def _slices(buffer: pa.Buffer, starts: np.ndarray, stops: np.ndarray) -> pa.Arra
     return spans.take(pa.array(np.arange(0, len(bounds) - 1, 2)))
 
 
-def _per_distinct_value(column: pa.Array, transform) -> pa.Array:
-    """``transform`` (an elementwise string function) applied once per distinct value.
-
-    Event ids and statuses repeat a handful of values over thousands of rows: a regex per
-    distinct value and a lookup per row cost less than a regex per row.
-    """
-    encoded = pc.dictionary_encode(column)
-    return transform(encoded.dictionary).take(encoded.indices)
-
-
 def _all_whole_numbers(text: pa.Array) -> bool:
     """True if every value is 1 to 18 ASCII digits (what ``^\\d{1,18}$`` accepts).
 
@@ -408,7 +395,7 @@ def event_key_values(table: pa.Table) -> np.ndarray:
     for position, name in enumerate(schema.KEY_COLUMNS):
         if name == "custom_data_fields":  # derived from custom_data
             continue
-        column = _one_array(table.column(name))
+        column = one_array(table.column(name))
         if name in LONG_TEXT:
             column = pc.utf8_length(column)
         with np.errstate(over="ignore"):
@@ -437,17 +424,10 @@ def _mix_in_place(values: np.ndarray, scratch: np.ndarray) -> None:
     values ^= scratch
 
 
-def _one_array(column: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """The column as one array, without a copy when it is one chunk already."""
-    if isinstance(column, pa.ChunkedArray):
-        return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
-    return column
-
-
 def _value_hashes(column: pa.Array | pa.ChunkedArray, salt: np.uint64) -> np.ndarray:
     """A 64-bit hash of each value plus ``salt`` (nulls hash alike), the same for the same value
     anywhere."""
-    column = _one_array(column)
+    column = one_array(column)
     if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
         # null is a value of the dictionary here, so the rows need no mask of their own
         encoded = pc.dictionary_encode(column, null_encoding="encode")
@@ -516,7 +496,7 @@ def to_canonical(
     columns: dict[str, pa.Array] = {}
     for position, name in header_map.items():
         # values are kept as exported (empty fields are already null)
-        column = _one_array(table.column(position))
+        column = one_array(table.column(position))
         columns[name] = column if column.type == pa.string() else column.cast(pa.string())
     # every column the format does not map is kept, by its header (nothing is lost)
     extras = [(headers[p], table.column(p)) for p in range(len(headers)) if p not in header_map]
@@ -598,7 +578,7 @@ def to_canonical(
 
     event_id = columns.get("event_id")
     if event_id is not None:
-        columns["event_id"] = _per_distinct_value(
+        columns["event_id"] = per_distinct(
             event_id, lambda ids: pc.utf8_upper(pc.replace_substring_regex(ids, r"[\s_]+", ""))
         )
     status = columns.get("recipient_status")

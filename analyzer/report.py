@@ -44,7 +44,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
 import jinja2
 import numpy as np
@@ -59,7 +58,7 @@ from analyzer.chains import DIRECTIONS, FINAL_STATUSES, Chains, build_chains, re
 from analyzer.errors import AnalyzerError, OptionError
 from analyzer.findings.model import SEVERITIES as FINDING_SEVERITIES
 from analyzer.findings.model import Finding
-from analyzer.timestamps import iso_utc, time_zone
+from analyzer.timestamps import DisplayZone, duration_text, iso_utc
 
 #: Final statuses and directions in the order the report lists them (the chains vocabulary).
 STATUSES = FINAL_STATUSES
@@ -685,58 +684,31 @@ def report_case(case: Case, options: ReportOptions, path: str | os.PathLike[str]
 # ---------------------------------------------------------------------------------------------
 
 
-class DisplayZone:
-    """The zone the report shows times in; every formatted time carries its label."""
+def zone_offsets(zone: DisplayZone, first_ns: int, last_ns: int, base_ms: int) -> list[list[Any]]:
+    """UTC offsets of ``zone`` over a time range, for the page's script:
+    ``[[from_ms, minutes, label]]``.
 
-    def __init__(self, name: str | None):
-        zone = time_zone(name, "--display-tz")
-        self.name = "UTC" if zone is None else (name or "").strip()
-        self.zone = zone or ZoneInfo("UTC")
-        self.is_utc = zone is None
-
-    def note(self) -> str:
-        """One sentence saying how times are shown."""
-        if self.is_utc:
-            return "All times are UTC."
-        return (
-            f"Times are shown in {self.name}, each labelled with the zone's abbreviation; "
-            "raw event rows and exports also give UTC."
-        )
-
-    def format(self, value: datetime | pd.Timestamp | None, seconds: bool = True) -> str:
-        """Format a time in the display zone with its label (``2024-05-01 10:15:30 UTC``)."""
-        if value is None or pd.isna(value):
-            return "-"
-        stamp = pd.Timestamp(value)
-        stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp
-        local = stamp.tz_convert(self.zone)
-        text = local.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
-        return f"{text} {'UTC' if self.is_utc else local.strftime('%Z')}"
-
-    def offsets(self, first_ns: int, last_ns: int, base_ms: int) -> list[list[Any]]:
-        """UTC offsets over a time range, for the page's script: ``[[from_ms, minutes, label]]``.
-
-        ``from_ms`` is relative to ``base_ms``; each entry holds until the next. Sampled per
-        hour (per day for ranges over 20 years), which catches every real zone transition.
-        """
-        if self.is_utc or last_ns < first_ns:
-            return [[0, 0, "UTC"]]
-        step = "h" if last_ns - first_ns < 20 * 366 * 86_400 * 10**9 else "D"
-        start = pd.Timestamp(first_ns, tz="UTC").floor("D") - pd.Timedelta(days=1)
-        end = pd.Timestamp(last_ns, tz="UTC").ceil("D") + pd.Timedelta(days=1)
-        points = pd.date_range(start, end, freq=step, tz="UTC")
-        local = points.tz_convert(self.zone)
-        minutes = (
-            (local.tz_localize(None) - points.tz_localize(None)).total_seconds() // 60
-        ).astype("int64")
-        minutes = np.asarray(minutes)
-        change = np.flatnonzero(np.r_[True, minutes[1:] != minutes[:-1]])
-        result = []
-        for index in change:
-            start_ms = points[index].value // _NS_PER_MS - base_ms
-            result.append([int(start_ms), int(minutes[index]), local[index].strftime("%Z")])
-        result[0][0] = min(result[0][0], -(10**15))  # the first entry holds for all earlier times
-        return result
+    ``from_ms`` is relative to ``base_ms``; each entry holds until the next. Sampled per
+    hour (per day for ranges over 20 years), which catches every real zone transition.
+    """
+    if zone.is_utc or last_ns < first_ns:
+        return [[0, 0, "UTC"]]
+    step = "h" if last_ns - first_ns < 20 * 366 * 86_400 * 10**9 else "D"
+    start = pd.Timestamp(first_ns, tz="UTC").floor("D") - pd.Timedelta(days=1)
+    end = pd.Timestamp(last_ns, tz="UTC").ceil("D") + pd.Timedelta(days=1)
+    points = pd.date_range(start, end, freq=step, tz="UTC")
+    local = points.tz_convert(zone.zone)
+    minutes = ((local.tz_localize(None) - points.tz_localize(None)).total_seconds() // 60).astype(
+        "int64"
+    )
+    minutes = np.asarray(minutes)
+    change = np.flatnonzero(np.r_[True, minutes[1:] != minutes[:-1]])
+    result = []
+    for index in change:
+        start_ms = points[index].value // _NS_PER_MS - base_ms
+        result.append([int(start_ms), int(minutes[index]), local[index].strftime("%Z")])
+    result[0][0] = min(result[0][0], -(10**15))  # the first entry holds for all earlier times
+    return result
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1274,7 +1246,7 @@ def _embedded_data(
         "base": int(base_ms),
         "zone": {
             "name": zone.name,
-            "offsets": zone.offsets(first_ns or 0, last_ns or 0, base_ms),
+            "offsets": zone_offsets(zone, first_ns or 0, last_ns or 0, base_ms),
         },
         "s": strings,
         "inputs": [record.path for record in case.inputs],
@@ -1417,20 +1389,6 @@ def _input_views(case: Case, spans: list[Span], zone: DisplayZone) -> tuple[Inpu
     return tuple(views)
 
 
-def _duration_text(seconds: float) -> str:
-    """A duration in words a reader takes in at a glance: ``2 d 3 h``, ``4 min 10 s``."""
-    seconds = max(0.0, float(seconds))
-    if seconds < 1:
-        return f"{seconds * 1000:.0f} ms" if seconds else "0 s"
-    total = round(seconds)
-    days, rest = divmod(total, 86_400)
-    hours, rest = divmod(rest, 3_600)
-    minutes, secs = divmod(rest, 60)
-    parts = [(days, "d"), (hours, "h"), (minutes, "min"), (secs, "s")]
-    shown = [f"{value} {unit}" for value, unit in parts if value][:2]
-    return " ".join(shown) or "0 s"
-
-
 def _covered_intervals(spans: list[Span]) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
     merged: list[list[pd.Timestamp]] = []
     for _, first, last in spans:
@@ -1445,7 +1403,7 @@ def _coverage_gaps(spans: list[Span], zone: DisplayZone) -> tuple[str, ...]:
     covered = _covered_intervals(spans)
     return tuple(
         f"No input covers {zone.format(end)} to {zone.format(start)} "
-        f"({_duration_text((start - end).total_seconds())})."
+        f"({duration_text((start - end).total_seconds())})."
         for (_, end), (start, _) in itertools.pairwise(covered)
     )
 
@@ -1923,7 +1881,7 @@ def _message_detail(
                 if previous is not None:
                     seconds = (pd.Timestamp(stamp) - pd.Timestamp(previous)).total_seconds()
                     if seconds >= 1:
-                        gap = "+" + _duration_text(seconds)
+                        gap = "+" + duration_text(seconds)
                         level = _gap_level(seconds)
                 previous = stamp
             views.append(event_view(event, gap, level))
@@ -1976,10 +1934,10 @@ def _message_detail(
                 smtp_reply=row.get("smtp_reply") or "",
                 status_meaning=row.get("status_meaning") or "",
                 verdicts=verdicts,
-                duration="" if duration is None else _duration_text(duration),
+                duration="" if duration is None else duration_text(duration),
                 deferrals=(
                     f"{deferral_count} deferral(s), "
-                    + _duration_text(row.get("deferral_seconds") or 0)
+                    + duration_text(row.get("deferral_seconds") or 0)
                     if deferral_count
                     else ""
                 ),

@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 from analyzer.case import Case
 from analyzer.chains import FINAL_STATUSES, Chains, build_chains, terminal_safe
 from analyzer.errors import OptionError
+from analyzer.identifiers import message_id_key, message_id_text
 from analyzer.timestamps import time_zone
 
 OUTPUT_FORMATS = ("table", "csv", "json")
@@ -203,12 +204,7 @@ def _address_mask(values: pa.ChunkedArray, patterns: Sequence[str]) -> pa.Chunke
 
 
 def _id_mask(values: pa.ChunkedArray, wanted: str) -> pa.ChunkedArray:
-    def clean(text):
-        text = pc.utf8_lower(pc.utf8_trim_whitespace(text))
-        return pc.utf8_trim_whitespace(pc.replace_substring_regex(text, r"^<|>$", ""))
-
-    target = wanted.strip().lower().removeprefix("<").removesuffix(">").strip()
-    return pc.fill_null(pc.equal(clean(values), target), False)
+    return pc.fill_null(pc.equal(message_id_key(values), message_id_text(wanted)), False)
 
 
 def search(chains: Chains, criteria: SearchCriteria, limit: int | None = None) -> pa.Table:

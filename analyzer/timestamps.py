@@ -13,13 +13,21 @@ Two families are read:
   These carry no zone: they are read in ``--input-tz`` (UTC unless told otherwise).
 
 Unparseable values become null; the caller rejects those rows with the value in the reason.
+
+This module is also the one place that formats times and durations for people and for JSON:
+``iso_utc`` (every JSON time of every command: ISO 8601 UTC, 7 fractional digits, ``Z``, as
+the exports carry them), ``DisplayZone`` (times on screen and paper, labelled with their zone)
+and ``duration_text`` (``46 min 15 s``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -221,17 +229,98 @@ def check_time_zone(name: str, option: str = "--input-tz") -> str:
     return "UTC" if time_zone(name, option) is None else name.strip()
 
 
-def iso_utc(value) -> str | None:
+def iso_utc(value: Any) -> str | None:
     """Format a timestamp as ISO 8601 UTC with 7 fractional digits: 2022-09-19T15:02:29.3390000Z.
 
-    ``value`` may be a datetime, a pandas or numpy timestamp, or nanoseconds since the epoch;
-    naive values are UTC. Missing values (None, NaT, NaN) give None.
+    This is the time format of every JSON output. ``value`` may be a datetime, a pandas or
+    numpy timestamp, or nanoseconds since the epoch; naive values are UTC. Missing values
+    (None, NaT, NaN, pd.NA) give None.
     """
-    import pandas as pd
-
     if value is None or pd.isna(value):
         return None
     stamp = pd.Timestamp(value)
     stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
     ticks = (stamp.microsecond * 1000 + stamp.nanosecond) // 100
     return stamp.strftime("%Y-%m-%dT%H:%M:%S") + f".{ticks:07d}Z"
+
+
+class DisplayZone:
+    """The zone times are shown in (``--display-tz``); every formatted time carries its label.
+
+    Args:
+        name: an IANA zone name; None, empty or a name of UTC mean UTC.
+
+    Raises:
+        OptionError: an unknown zone.
+    """
+
+    def __init__(self, name: str | None = None):
+        zone = time_zone(name, "--display-tz")
+        self.name = "UTC" if zone is None else (name or "").strip()
+        self.zone = zone or ZoneInfo("UTC")
+        self.is_utc = zone is None
+
+    def note(self) -> str:
+        """One sentence saying how times are shown."""
+        if self.is_utc:
+            return "All times are UTC."
+        return (
+            f"Times are shown in {self.name}, each labelled with the zone's abbreviation; "
+            "raw event rows and exports also give UTC."
+        )
+
+    def local(self, value: Any) -> pd.Timestamp | None:
+        """The time in this zone, or None when missing."""
+        if value is None or pd.isna(value):
+            return None
+        stamp = pd.Timestamp(value)
+        stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp
+        return stamp.tz_convert(self.zone)
+
+    def label(self, local: pd.Timestamp) -> str:
+        """The zone's label at that time: ``UTC``, ``CET``, ``EDT``..."""
+        return "UTC" if self.is_utc else local.strftime("%Z")
+
+    def format(self, value: Any, seconds: bool = True, missing: str = "-") -> str:
+        """A time in this zone with its label: ``2024-05-01 10:15:30 UTC``.
+
+        ``value`` as for ``iso_utc``; ``seconds=False`` gives ``2024-05-01 10:15 UTC``.
+        """
+        local = self.local(value)
+        if local is None:
+            return missing
+        text = local.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+        return f"{text} {self.label(local)}"
+
+    def format_ms(self, value: Any, missing: str = "-") -> str:
+        """A time with milliseconds: ``2024-05-01 10:15:30.123 UTC`` (event timelines)."""
+        local = self.local(value)
+        if local is None:
+            return missing
+        text = local.strftime("%Y-%m-%d %H:%M:%S.") + f"{local.microsecond // 1000:03d}"
+        return f"{text} {self.label(local)}"
+
+
+UTC = DisplayZone()
+
+
+def duration_text(seconds: float | None) -> str:
+    """A duration a reader takes in at a glance: ``2 d 3 h``, ``46 min 15 s``, ``250 ms``.
+
+    The two largest units are shown; under a second, milliseconds. None gives ``-``.
+    """
+    if seconds is None or pd.isna(seconds):
+        return "-"
+    seconds = max(0.0, float(seconds))
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms" if seconds else "0 s"
+    # round to the smaller of the two units shown: 3 d 22 h 59 min 40 s reads 3 d 23 h
+    step = 3_600 if seconds >= 86_400 else 60 if seconds >= 3_600 else 1
+    total = round(seconds / step) * step
+    days, rest = divmod(total, 86_400)
+    hours, rest = divmod(rest, 3_600)
+    minutes, secs = divmod(rest, 60)
+    parts = [(days, "d"), (hours, "h"), (minutes, "min"), (secs, "s")]
+    first = next(i for i, (value, _) in enumerate(parts) if value)
+    shown = [f"{value} {unit}" for value, unit in parts[first : first + 2] if value]
+    return " ".join(shown) or "0 s"

@@ -159,7 +159,7 @@ def test_inbox_rule_forward_outside_names_mailbox_target_and_trigger():
     trigger = next(e for e in finding.evidence if e.line == trigger_line)
     assert trigger.input == EXTENDED
     assert trigger.network_message_id == "trigger"
-    assert trigger.time == "2024-03-01T09:10:06Z"
+    assert trigger.time == "2024-03-01T09:10:06.0000000Z"
     assert "triggering message from ceo@fabrikam.com" in trigger.detail
 
 
@@ -708,12 +708,12 @@ def test_lookalike_and_first_seen_cite_the_arrival_not_the_later_zap():
         (EXTENDED, arrived, "alice@contoso.com"),
         (EXTENDED, arrived, "bob@contoso.com"),
     ]
-    assert {e.time for e in lookalike.evidence} == {"2024-03-10T10:00:00Z"}
+    assert {e.time for e in lookalike.evidence} == {"2024-03-10T10:00:00.0000000Z"}
     assert lookalike.evidence[0].detail == (
         "from it@c0ntoso.com to alice@contoso.com; final status Quarantined"
     )
     assert [(e.input, e.line, e.time) for e in first_seen.evidence] == [
-        (EXTENDED, arrived, "2024-03-10T10:00:00Z")
+        (EXTENDED, arrived, "2024-03-10T10:00:00.0000000Z")
     ]
 
 

@@ -113,7 +113,7 @@ def test_json_output_cites_the_redirect_row_of_the_export(tmp_path):
     assert evidence["input"] == str(path)
     assert evidence["line"] == redirect_line
     assert evidence["network_message_id"] == "6ae1af81-00dd-369e-a0c5-08de7f3ddff2"
-    assert evidence["time"] == "2024-03-01T10:00:01Z"
+    assert evidence["time"] == "2024-03-01T10:00:01.0000000Z"
     assert "REDIRECT" in decoded_lines(path)[redirect_line - 1]
 
 

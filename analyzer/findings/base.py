@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -19,14 +18,16 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from analyzer.arrays import fill_false
 from analyzer.findings.model import Evidence, Finding
 from analyzer.findings.thresholds import Thresholds
+from analyzer.identifiers import address_key, domain_in, domain_of, domain_text, in_domains
+from analyzer.timestamps import UTC, duration_text, iso_utc
 
 if TYPE_CHECKING:
     from analyzer.case import Case
     from analyzer.chains import Chains
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ENTRY_LIST = pa.list_(pa.struct([("key", pa.string()), ("value", pa.string())]))
 
 #: Columns of an evidence candidate frame (any subset; ``time_ns`` is nanoseconds since the
@@ -75,37 +76,6 @@ EVENT_COLUMNS = (
 POST_DELIVERY_REPORTS = ("defender_email_post_delivery_events",)
 
 
-def iso_utc(time_ns: int | None) -> str | None:
-    """ISO 8601 UTC with ``Z``; fractions of a second only when there are any (7 digits)."""
-    if time_ns is None or pd.isna(time_ns):
-        return None
-    seconds, fraction = divmod(int(time_ns), 1_000_000_000)
-    text = (EPOCH + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S")
-    if fraction:
-        text += f".{fraction // 100:07d}"
-    return text + "Z"
-
-
-def display_utc(time_ns: int | None) -> str:
-    """A time for titles and text: ``2024-03-01 10:15 UTC``."""
-    if time_ns is None or pd.isna(time_ns):
-        return "unknown time"
-    seconds = int(time_ns) // 1_000_000_000
-    return (EPOCH + timedelta(seconds=seconds)).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def duration_words(seconds: float) -> str:
-    """``3 h 20 min``, ``45 min``, ``2 d 1 h``: a duration in words a user reads at a glance."""
-    minutes = round(seconds / 60)
-    days, rest = divmod(minutes, 24 * 60)
-    hours, minutes = divmod(rest, 60)
-    if days:
-        return f"{days} d {hours} h" if hours else f"{days} d"
-    if hours:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    return f"{minutes} min"
-
-
 def plural(count: int, word: str, many: str | None = None) -> str:
     """``1 message``, ``3 messages``."""
     return f"{count:,} {word if count == 1 else (many or word + 's')}"
@@ -116,20 +86,6 @@ def listing(values: Iterable[str], limit: int = 3) -> str:
     values = list(values)
     shown = ", ".join(values[:limit])
     return shown + (f" and {len(values) - limit} more" if len(values) > limit else "")
-
-
-def domain_of(addresses: pa.Array | pa.ChunkedArray) -> pa.ChunkedArray:
-    """The lower-cased domain of each e-mail address (null when there is no ``@``)."""
-    lowered = pc.utf8_lower(pc.utf8_trim(addresses, " <>\"'"))
-    found = pc.extract_regex(lowered, r"@(?P<domain>[^@\s]+)$")
-    domains = pc.struct_field(found, "domain")
-    return domains if isinstance(domains, pa.ChunkedArray) else pa.chunked_array([domains])
-
-
-def address_lower(addresses: pa.Array | pa.ChunkedArray) -> pa.ChunkedArray:
-    """Addresses compared the way mail systems do: trimmed of ``<>`` and lower-cased."""
-    lowered = pc.utf8_lower(pc.utf8_trim(addresses, " <>\"'"))
-    return lowered if isinstance(lowered, pa.ChunkedArray) else pa.chunked_array([lowered])
 
 
 def pair_keys(message_keys: pd.Series, recipients: pd.Series) -> pd.Series:
@@ -151,18 +107,6 @@ def domain_series(addresses: pd.Series) -> pd.Series:
     """``domain_of`` for a pandas column (null where there is no domain)."""
     values = pa.array(addresses.astype(object).where(addresses.notna(), None), pa.string())
     return pd.Series(domain_of(values).to_pandas().array, index=addresses.index)
-
-
-def domain_of_text(address: str | None) -> str | None:
-    """The lower-cased domain of one address, or None."""
-    if not address or "@" not in address:
-        return None
-    return address.strip(" <>\"'").rsplit("@", 1)[1].lower() or None
-
-
-def fill_false(mask: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
-    """A boolean mask with nulls counted as False."""
-    return pc.fill_null(mask, False)
 
 
 @dataclass
@@ -264,19 +208,11 @@ class Context:
     # ----- domains --------------------------------------------------------------------
     def internal_mask(self, domains: pa.ChunkedArray) -> pa.ChunkedArray:
         """True where a domain is a tenant domain or a subdomain of one (null -> False)."""
-        if not self.tenant_domains:
-            return pa.chunked_array([pa.array(np.zeros(len(domains), dtype=bool))])
-        mask = pc.is_in(domains, value_set=pa.array(self.tenant_domains))
-        for domain in self.tenant_domains:
-            mask = pc.or_(mask, pc.ends_with(domains, "." + domain))
-        return fill_false(mask)
+        return in_domains(domains, self.tenant_domains)
 
     def is_internal(self, domain: str | None) -> bool:
         """Whether one domain is a tenant domain or a subdomain of one."""
-        if not domain:
-            return False
-        domain = domain.lower()
-        return any(domain == d or domain.endswith("." + d) for d in self.tenant_domains)
+        return domain_in(domain, self.tenant_domains)
 
     # ----- evidence -------------------------------------------------------------------
     def event_frame(self, mask: pa.ChunkedArray | pa.Array, columns: Iterable[str]) -> pd.DataFrame:
@@ -567,3 +503,14 @@ def _ns(column: pa.ChunkedArray) -> pd.Series:
     """A timestamp column as nanoseconds since the epoch (nullable integers, exact)."""
     values = column.cast(pa.int64())
     return pd.Series(values.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)).array
+
+
+def display_utc(time_ns: int | None) -> str:
+    """A time for titles and text: ``2024-03-01 10:15 UTC``."""
+    return UTC.format(time_ns, seconds=False, missing="unknown time")
+
+
+# the names the rule modules import from here
+address_lower = address_key
+domain_of_text = domain_text
+duration_words = duration_text
