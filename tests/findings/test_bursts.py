@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from analyzer.findings import load_thresholds
 
-from .builders import Trace, case_of, lines, of_rule, outbound_run, run, tenant_baseline
+from .builders import Trace, case_of, lines, near_miss, of_rule, outbound_run, run, tenant_baseline
 
 
+@near_miss("mass-subject")
 def test_outbound_burst_from_one_mailbox_fires_with_count_and_window():
     trace = Trace()
     tenant_baseline(trace)
@@ -23,6 +24,7 @@ def test_outbound_burst_from_one_mailbox_fires_with_count_and_window():
     assert of_rule(findings, "mass-subject") == []
 
 
+@near_miss("outbound-burst", "mass-subject")
 def test_newsletter_to_many_internal_recipients_is_not_a_burst():
     trace = Trace()
     tenant_baseline(trace)
@@ -39,6 +41,7 @@ def test_newsletter_to_many_internal_recipients_is_not_a_burst():
     assert of_rule(findings, "mass-subject") == []
 
 
+@near_miss("outbound-burst")
 def test_slow_outbound_mail_is_not_a_burst_and_threshold_override_decides():
     trace = Trace()
     tenant_baseline(trace)
@@ -80,6 +83,7 @@ def test_same_subject_from_several_mailboxes_is_a_mass_subject():
     assert lines(finding) <= set(sent) and len(finding.evidence) == 25  # the first 25 sends
 
 
+@near_miss("mass-subject")
 def test_one_subject_to_colleagues_or_spread_over_days_is_no_mass_subject():
     trace = Trace()
     tenant_baseline(trace)

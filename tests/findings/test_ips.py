@@ -5,7 +5,7 @@ from __future__ import annotations
 from analyzer.case import Case
 from analyzer.findings import load_thresholds
 
-from .builders import Trace, case_of, lines, of_rule, run, tenant_baseline
+from .builders import Trace, case_of, lines, near_miss, of_rule, run, tenant_baseline
 
 HOURS = 60
 
@@ -27,6 +27,7 @@ def sends_from(
     ]
 
 
+@near_miss("shared-unusual-ip")
 def test_sender_from_an_ip_nobody_uses_is_rare():
     trace = Trace()
     tenant_baseline(trace)
@@ -41,6 +42,7 @@ def test_sender_from_an_ip_nobody_uses_is_rare():
     assert of_rule(findings, "shared-unusual-ip") == []
 
 
+@near_miss("rare-client-ip")
 def test_an_ip_colleagues_use_is_not_rare():
     trace = Trace()
     tenant_baseline(trace)
@@ -50,6 +52,7 @@ def test_an_ip_colleagues_use_is_not_rare():
     assert of_rule(run(case_of(trace)), "rare-client-ip") == []
 
 
+@near_miss("rare-client-ip")
 def test_a_second_place_someone_works_from_is_not_rare():
     trace = Trace()
     tenant_baseline(trace)
@@ -81,6 +84,7 @@ def test_one_unusual_ip_for_several_accounts_is_shared():
     assert of_rule(findings, "rare-client-ip") == []
 
 
+@near_miss("shared-unusual-ip")
 def test_shared_ip_needs_enough_accounts_unless_configured():
     case = shared_ip_case(4)
     assert of_rule(run(case), "shared-unusual-ip") == []

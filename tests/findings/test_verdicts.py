@@ -5,7 +5,17 @@ from __future__ import annotations
 
 from analyzer.findings import RULES, load_thresholds
 
-from .builders import Trace, case_of, lines, of_rule, run, tenant_baseline, verdict_trace
+from .builders import Trace, case_of, lines, near_miss, of_rule, run, tenant_baseline, verdict_trace
+
+VERDICT_RULES = (
+    "malware-detected",
+    "phish-detected",
+    "outbound-spam",
+    "spam-verdict",
+    "bulk-mail",
+    "quarantined",
+    "delivered-despite-high-scl",
+)
 
 
 def test_threat_verdicts_each_fire_on_their_messages_only():
@@ -70,12 +80,14 @@ def test_malware_quarantined_on_arrival_is_not_called_delivered():
     assert "delivered to the mailbox" not in malware.explanation
 
 
+@near_miss("delivered-despite-high-scl")
 def test_high_scl_threshold_override_changes_what_was_let_through():
     trace, _ = verdict_trace()
     findings = run(case_of(trace), load_thresholds(overrides={"high_scl": "8"}))
     assert of_rule(findings, "delivered-despite-high-scl") == []
 
 
+@near_miss(*VERDICT_RULES)
 def test_clean_mail_gives_no_verdict_findings():
     trace = Trace()
     tenant_baseline(trace)
@@ -90,3 +102,34 @@ def test_clean_mail_gives_no_verdict_findings():
     )
     trace.add(10.2, "DELIVER", "friend@fabrikam.com", "alice@contoso.com", "clean")
     assert run(case_of(trace)) == []
+
+
+@near_miss(*VERDICT_RULES)
+def test_verdicts_just_short_of_each_kind_give_no_finding():
+    trace = Trace()
+    tenant_baseline(trace)
+
+    def agentinfo(minutes, sender, recipient, message, data, final):
+        trace.add(minutes, "RECEIVE", sender, recipient, message)
+        trace.add(minutes + 0.1, "AGENTINFO", sender, recipient, message, custom_data=data)
+        trace.add(minutes + 0.2, final, sender, recipient, message)
+
+    inbox = "alice@contoso.com"
+    # one below the spam line, delivered to the inbox: no spam, nothing let through
+    agentinfo(10, "promo@shop.example", inbox, "scl4", "S:SFA=SUM|SFV=NSPM|SCL=4|DI=SN", "DELIVER")
+    # the same from inside to outside: no outbound spam
+    agentinfo(20, inbox, "buyer@fabrikam.com", "out4", "S:SFA=SUM|SFV=NSPM|SCL=4", "SEND")
+    # a spam filter category and a service that are not phish or bulk
+    agentinfo(
+        30, "x@bad.example", inbox, "cat", "S:SFA=SUM|SFV=NSPM|SCL=1|CAT=NONE|SRV=NONE", "DELIVER"
+    )
+    # a malware scan that found nothing
+    agentinfo(50, "x@bad.example", inbox, "scanned", "S:AMA=SUM|v=1|action=p", "DELIVER")
+    findings = run(case_of(trace))
+    assert [f for f in findings if f.rule in VERDICT_RULES] == []
+    # and one step over the line is enough: SCL 5 delivered to the inbox is let through
+    trace.rows.clear()
+    tenant_baseline(trace)
+    agentinfo(10, "promo@shop.example", inbox, "scl5", "S:SFA=SUM|SFV=NSPM|SCL=5|DI=SN", "DELIVER")
+    [finding] = of_rule(run(case_of(trace)), "delivered-despite-high-scl")
+    assert "SCL=5" in finding.evidence[0].detail
