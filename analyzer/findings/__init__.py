@@ -177,6 +177,7 @@ def rules_markdown() -> str:
 
 __all__ = [
     "RULES",
+    "RULE_MODULES",
     "SEVERITIES",
     "Evidence",
     "Finding",
