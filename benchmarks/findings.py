@@ -9,6 +9,11 @@ once from an odd one), and inbox-rule forwards (source MAILBOXRULE) on a few out
 messages. Then times, in the same run, ``build_chains`` and ``run_findings``, and prints
 seconds, events per second, and the findings per rule. Target: findings in seconds.
 
+``--per-rule`` also times each registered rule (``analyzer.findings.RULES``) twice: in run
+order on one context, where the first rule of a topic pays for what its topic shares (these
+add up to about ``run_findings``), and alone on a fresh context, where it pays for everything
+it reads (what running only that rule would cost).
+
 No assertions: it prints figures.
 
 Usage: python benchmarks/findings.py [--events N] [--repeat K] [--per-rule]
@@ -34,7 +39,7 @@ from chains import generate  # benchmarks/chains.py, the shared event generator
 from analyzer import schema
 from analyzer.case import Case, InputRecord
 from analyzer.chains import build_chains
-from analyzer.findings import RULE_FUNCTIONS, run_findings
+from analyzer.findings import RULES, run_findings
 from analyzer.findings.base import Context
 from analyzer.findings.thresholds import Thresholds
 
@@ -142,11 +147,16 @@ def main() -> None:
         f"{len(findings):,} findings: " + ", ".join(f"{r} {c}" for r, c in sorted(by_rule.items()))
     )
     if args.per_rule and chains is not None:
-        context = Context(case=case, chains=chains, thresholds=Thresholds())
-        for rule in RULE_FUNCTIONS:
+        shared = Context(case=case, chains=chains, thresholds=Thresholds())
+        print("per rule: in run order (shared context), alone (fresh context), findings")
+        for rule in RULES:
             started = time.perf_counter()
-            rule(context)
-            print(f"  {rule.__module__}.{rule.__name__}: {time.perf_counter() - started:.2f} s")
+            found = rule.function(shared)
+            in_order = time.perf_counter() - started
+            started = time.perf_counter()
+            rule.function(Context(case=case, chains=chains, thresholds=Thresholds()))
+            alone = time.perf_counter() - started
+            print(f"  {rule.id:28} {in_order:6.2f} s {alone:6.2f} s {len(found):6,}  {rule.name}")
 
 
 if __name__ == "__main__":

@@ -7,8 +7,9 @@ next), the entities involved, and evidence: the input rows (file and line) that 
 No finding is made without evidence, and evidence is never invented. Every threshold lives in
 ``analyzer.findings.thresholds`` and can be overridden (``load_thresholds``).
 
-``RULES`` lists every rule (id, default severity, what it finds); ``rules_markdown()`` renders
-them and every threshold with its default as Markdown tables for the README.
+Each rule declares itself where its function is defined (``analyzer.findings.registry``);
+``RULES`` is every declaration, in documentation order, and ``rules_markdown()`` renders them
+and every threshold with its default as Markdown tables for the README.
 
 Evidence is capped at ``max_evidence`` rows per finding (25 by default), in time order;
 ``evidence_total`` says how many rows supported the finding in all. Entity lists are capped at
@@ -18,8 +19,6 @@ Evidence is capped at ``max_evidence`` rows per finding (25 by default), in time
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from analyzer.errors import OptionError
@@ -36,6 +35,7 @@ from analyzer.findings import (
 )
 from analyzer.findings.base import Context
 from analyzer.findings.model import SEVERITIES, SEVERITY_RANK, Evidence, Finding
+from analyzer.findings.registry import Rule, collect
 from analyzer.findings.thresholds import Thresholds, describe, load_thresholds
 
 if TYPE_CHECKING:
@@ -43,141 +43,23 @@ if TYPE_CHECKING:
     from analyzer.chains import Chains
 
 
-@dataclass(frozen=True)
-class Rule:
-    """One rule as documented: stable id, default severity, what it finds."""
-
-    id: str
-    severity: str
-    description: str
-
-
-#: Every rule: id, default severity (``a/b`` when it depends on the data), what it finds.
-RULES: list[Rule] = [
-    Rule(
-        "external-forwarding",
-        "high",
-        "Inbox rules (MAILBOXRULE) and redirects (REDIRECT) sending an internal mailbox's "
-        "mail to outside addresses, with the inbound messages that triggered them",
-    ),
-    Rule(
-        "sender-rewritten-relay",
-        "medium",
-        "Outside mail relayed on to an outside address with a return path that differs from "
-        "the sender (how Exchange Online rewrites the sender of mail it forwards)",
-    ),
-    Rule(
-        "outbound-burst",
-        "high",
-        "One internal sender mailing many distinct outside recipients within a short window",
-    ),
-    Rule(
-        "mass-subject",
-        "medium",
-        "One subject sent by internal senders to many distinct outside recipients (not "
-        "repeated when every sender already has an outbound-burst finding)",
-    ),
-    Rule(
-        "failure-spike",
-        "medium",
-        "Time buckets whose failure rate is well above the case's baseline, with the top NDR codes",
-    ),
-    Rule(
-        "malware-detected",
-        "high/medium",
-        "Messages with a malware verdict (high when a copy was delivered)",
-    ),
-    Rule(
-        "phish-detected",
-        "high/medium",
-        "Messages classified as phish or spoofing (high when a copy was delivered)",
-    ),
-    Rule(
-        "outbound-spam",
-        "high",
-        "Mail from internal senders to outside recipients with a spam verdict",
-    ),
-    Rule("spam-verdict", "low", "Inbound and internal messages with a spam verdict (SFV, SCL)"),
-    Rule("bulk-mail", "info", "Messages with a bulk verdict"),
-    Rule("quarantined", "low", "Messages held in quarantine"),
-    Rule(
-        "delivered-despite-high-scl",
-        "medium",
-        "Messages delivered to an internal inbox although their SCL says spam",
-    ),
-    Rule(
-        "lookalike-domain",
-        "high",
-        "Outside domains one character, a digit for a letter, or a homoglyph (IDN) away from "
-        "the tenant's domains or a frequent correspondent",
-    ),
-    Rule(
-        "first-seen-domain",
-        "info",
-        "Outside sender domains first seen in the last part of the case's time range",
-    ),
-    Rule(
-        "transport-rule-hit",
-        "medium/info",
-        "Which transport rule acted on which messages with what action (medium for actions "
-        "that copy, redirect, delete mail or set the SCL)",
-    ),
-    Rule(
-        "rare-client-ip",
-        "medium",
-        "An internal sender seen from an IP that it, and every other internal sender, "
-        "otherwise never uses",
-    ),
-    Rule(
-        "shared-unusual-ip",
-        "high",
-        "Several internal senders each sending a few messages from one IP that is rare for "
-        "each of them",
-    ),
-    Rule(
-        "long-deferral",
-        "low",
-        "Recipients whose delivery was deferred for long, by recipient domain",
-    ),
-    Rule(
-        "pending-at-end",
-        "low",
-        "Recipients still pending at the end of the data, by recipient domain",
-    ),
-    Rule(
-        "mail-loop",
-        "medium",
-        "The same Internet message id received many times for one recipient, or a loop NDR "
-        "(5.4.14, 5.4.6, 4.4.6)",
-    ),
-    Rule(
-        "export-limit",
-        "medium",
-        "Inputs that stop exactly at an export limit (rows, or messages): probably truncated",
-    ),
-    Rule("coverage-gap", "medium", "Stretches of time between inputs that no input covers"),
-    Rule("rejected-rows", "low/medium", "Rows or whole files rejected at ingest"),
-]
-
-#: The rule functions, in the order they run; each returns findings of one or more rule ids.
-RULE_FUNCTIONS: tuple[Callable[[Context], list[Finding]], ...] = (
-    forwarding.external_forwarding,
-    forwarding.sender_rewritten_relay,
-    bursts.outbound_burst,
-    bursts.mass_subject,
-    failures.failure_spike,
-    verdicts.threat_verdicts,
-    domains.lookalike_domains,
-    domains.first_seen_domains,
-    transport_rules.transport_rule_hits,
-    ips.rare_ips,
-    deferrals.long_deferrals,
-    deferrals.pending_at_end,
-    deferrals.mail_loops,
-    evidence_quality.export_limits,
-    evidence_quality.coverage_gaps,
-    evidence_quality.rejected_rows,
+#: The rule modules, in the order their rules are documented and run: what an attacker does
+#: with a mailbox first, then verdicts, correspondents, delivery, and the data's own gaps.
+RULE_MODULES = (
+    forwarding,
+    bursts,
+    failures,
+    verdicts,
+    domains,
+    transport_rules,
+    ips,
+    deferrals,
+    evidence_quality,
 )
+
+#: Every rule (id, severities, what it finds, thresholds, function), as its function declares
+#: it (``analyzer.findings.registry.rule``), in documentation and run order.
+RULES: tuple[Rule, ...] = collect(RULE_MODULES)
 
 
 def run_findings(case: Case, chains: Chains, thresholds: Thresholds | None = None) -> list[Finding]:
@@ -192,7 +74,7 @@ def run_findings(case: Case, chains: Chains, thresholds: Thresholds | None = Non
         Findings sorted by severity (high first), then rule id, then title.
     """
     context = Context(case=case, chains=chains, thresholds=thresholds or Thresholds())
-    findings = [finding for rule in RULE_FUNCTIONS for finding in rule(context)]
+    findings = [finding for rule in RULES for finding in rule.function(context)]
     return sorted(findings, key=Finding.sort_key)
 
 
@@ -285,7 +167,7 @@ def findings_text(findings: list[Finding], width: int = 100) -> str:
 def rules_markdown() -> str:
     """The rules and every threshold with its default, as Markdown tables (for the README)."""
     lines = ["| rule | severity | what it finds |", "|---|---|---|"]
-    lines += [f"| `{r.id}` | {r.severity} | {r.description} |" for r in RULES]
+    lines += [f"| `{r.id}` | {r.severity} | {r.summary} |" for r in RULES]
     lines += ["", "| threshold | default | meaning |", "|---|---|---|"]
     for name, default, meaning in describe():
         shown = ", ".join(default) if isinstance(default, tuple) else default
@@ -295,6 +177,7 @@ def rules_markdown() -> str:
 
 __all__ = [
     "RULES",
+    "RULE_MODULES",
     "SEVERITIES",
     "Evidence",
     "Finding",

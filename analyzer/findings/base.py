@@ -1,28 +1,35 @@
 """What every rule shares: the data it looks at, domains, times, and how evidence is built.
 
-A rule is a function ``rule(context) -> list[Finding]``. It selects candidate rows with
-vectorized pyarrow/pandas operations and hands them to ``Context.finding``, which turns at
-most ``Thresholds.max_evidence`` of them (in time order) into ``Evidence`` pointing at the
-input file and line they came from, and counts them all.
+A rule is a function ``rule(context) -> list[Finding]`` declared with
+``analyzer.findings.registry.rule``. It selects candidate rows with vectorized pyarrow/pandas
+operations and hands them to ``Context.finding``, which turns at most
+``Thresholds.max_evidence`` of them (in time order) into ``Evidence`` pointing at the input
+file and line they came from, and counts them all.
+
+What several rules need is computed once per run, on first use: cached properties of the
+``Context`` for what any rule may read (domains, the tenant's domains, custom_data pairs), and
+a ``Topic`` per rule module for what its rules share (``Context.topic``). No rule depends on
+another having run first.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from pandas.api.extensions import ExtensionArray
 
 from analyzer.arrays import fill_false
 from analyzer.findings.model import Evidence, Finding
 from analyzer.findings.thresholds import Thresholds
-from analyzer.identifiers import address_key, domain_in, domain_of, domain_text, in_domains
-from analyzer.timestamps import UTC, duration_text, iso_utc
+from analyzer.identifiers import domain_in, domain_of, in_domains
+from analyzer.timestamps import UTC, iso_utc
 
 if TYPE_CHECKING:
     from analyzer.case import Case
@@ -44,8 +51,8 @@ EVIDENCE_COLUMNS = (
     "detail",
 )
 
-#: Event columns every rule may read from ``Chains.events``.
-EVENT_COLUMNS = (
+#: The columns of ``Chains.events`` that rules read (``Context.events`` holds only these).
+RULE_EVENT_COLUMNS = (
     "event_time",
     "event_id",
     "source",
@@ -95,18 +102,31 @@ def pair_keys(message_keys: pd.Series, recipients: pd.Series) -> pd.Series:
     return message_keys.astype("str").fillna("") + "\x1f" + recipient_keys
 
 
-def isin(values: pd.Series, allowed) -> np.ndarray:
-    """``values.isin(allowed)`` computed by pyarrow (pandas loops in Python over Arrow-backed
-    strings); null is never in."""
-    array = pa.array(values.astype(object).where(values.notna(), None), pa.string())
-    found = pc.is_in(array, value_set=pa.array(allowed, pa.string()))
-    return pc.fill_null(found, False).to_numpy(zero_copy_only=False)
+def arrow_strings(values: pd.Series) -> pa.Array:
+    """A pandas text column as an Arrow string array (missing values null), for the Arrow
+    helpers of ``analyzer.arrays`` and ``analyzer.identifiers`` (pandas loops in Python over
+    Arrow-backed strings where pyarrow does not)."""
+    return pa.array(values.astype(object).where(values.notna(), None), pa.string())
 
 
 def domain_series(addresses: pd.Series) -> pd.Series:
     """``domain_of`` for a pandas column (null where there is no domain)."""
-    values = pa.array(addresses.astype(object).where(addresses.notna(), None), pa.string())
-    return pd.Series(domain_of(values).to_pandas().array, index=addresses.index)
+    return pd.Series(domain_of(arrow_strings(addresses)).to_pandas().array, index=addresses.index)
+
+
+class Topic:
+    """What the rules of one module share, computed once per run: subclasses hold it in
+    ``functools.cached_property`` attributes, and rules reach them with ``Context.topic``.
+
+    Attributes:
+        ctx: the run's context.
+    """
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+
+TopicT = TypeVar("TopicT", bound=Topic)
 
 
 @dataclass
@@ -122,7 +142,13 @@ class Context:
     case: Case
     chains: Chains
     thresholds: Thresholds
-    memo: dict[str, Any] = field(default_factory=dict)  # results rules share within one run
+    _topics: dict[type[Topic], Topic] = field(default_factory=dict, init=False, repr=False)
+
+    def topic(self, kind: type[TopicT]) -> TopicT:
+        """The shared computations ``kind`` of this run, made on first use."""
+        if kind not in self._topics:
+            self._topics[kind] = kind(self)
+        return cast(TopicT, self._topics[kind])
 
     # ----- the data -------------------------------------------------------------------
     @cached_property
@@ -161,7 +187,7 @@ class Context:
     def events(self) -> pa.Table:
         """``Chains.events`` with the columns the rules read."""
         table = self.chains.events
-        present = [c for c in EVENT_COLUMNS if c in table.column_names]
+        present = [c for c in RULE_EVENT_COLUMNS if c in table.column_names]
         return table.select(present)
 
     @cached_property
@@ -238,13 +264,11 @@ class Context:
         return frame
 
     def recipient_frame(
-        self, mask: pa.ChunkedArray | pa.Array | None, columns: Iterable[str]
+        self, mask: pa.ChunkedArray | pa.Array, columns: Iterable[str]
     ) -> pd.DataFrame:
-        """Rows of ``Chains.recipients`` where ``mask`` holds (all rows for None), as pandas."""
+        """Rows of ``Chains.recipients`` where ``mask`` holds, as pandas."""
         wanted = [c for c in dict.fromkeys(columns) if c in self.recipients.column_names]
-        table = self.recipients.select(wanted)
-        if mask is not None:
-            table = table.filter(fill_false(mask))
+        table = self.recipients.select(wanted).filter(fill_false(mask))
         frame = table.to_pandas()
         for name in ("first_time", "final_time"):
             if name in table.column_names:
@@ -293,13 +317,13 @@ class Context:
             An events frame (see ``event_frame``), one row per pair found.
         """
         if pairs.empty:
-            return self.event_frame(pa.array([], pa.bool_()), EVENT_COLUMNS)
+            return self.event_frame(pa.array([], pa.bool_()), RULE_EVENT_COLUMNS)
         recipients = (
             pairs["recipient_key"] if "recipient_key" in pairs else pairs["recipient_address"]
         )
         wanted = pa.array(sorted(set(pair_keys(pairs["message_key"], recipients))), pa.string())
         mask = pc.is_in(self.event_pair_key, value_set=wanted)
-        frame = self.event_frame(mask, (*EVENT_COLUMNS, "lifecycle_rank"))
+        frame = self.event_frame(mask, RULE_EVENT_COLUMNS)
         if frame.empty:
             return frame
         preferred = np.zeros(len(frame), dtype=bool)
@@ -337,12 +361,13 @@ class Context:
             An events frame (see ``event_frame``), one row per pair found.
         """
         if pairs.empty:
-            return self.event_frame(pa.array([], pa.bool_()), EVENT_COLUMNS)
+            return self.event_frame(pa.array([], pa.bool_()), RULE_EVENT_COLUMNS)
         recipients = (
             pairs["recipient_key"] if "recipient_key" in pairs else pairs["recipient_address"]
         )
         wanted = pa.array(sorted(set(pair_keys(pairs["message_key"], recipients))), pa.string())
-        frame = self.event_frame(pc.is_in(self.event_pair_key, value_set=wanted), EVENT_COLUMNS)
+        mask = pc.is_in(self.event_pair_key, value_set=wanted)
+        frame = self.event_frame(mask, RULE_EVENT_COLUMNS)
         if frame.empty:
             return frame
         event_id = frame["event_id"].fillna("").str.upper()
@@ -477,7 +502,7 @@ class Context:
             [time_column, "message_key", "recipient_address"], kind="stable", na_position="last"
         ).head(self.thresholds.max_evidence)
 
-    def _evidence_item(self, record: dict[str, Any], detail: str | None) -> Evidence:
+    def _evidence_item(self, record: dict[Hashable, Any], detail: str | None) -> Evidence:
         line = record.get("line")
         return Evidence(
             network_message_id=_text(record.get("network_message_id")),
@@ -499,18 +524,12 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
-def _ns(column: pa.ChunkedArray) -> pd.Series:
+def _ns(column: pa.ChunkedArray) -> ExtensionArray:
     """A timestamp column as nanoseconds since the epoch (nullable integers, exact)."""
     values = column.cast(pa.int64())
     return pd.Series(values.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)).array
 
 
-def display_utc(time_ns: int | None) -> str:
+def display_utc(time_ns: float | None) -> str:
     """A time for titles and text: ``2024-03-01 10:15 UTC``."""
     return UTC.format(time_ns, seconds=False, missing="unknown time")
-
-
-# the names the rule modules import from here
-address_lower = address_key
-domain_of_text = domain_text
-duration_words = duration_text

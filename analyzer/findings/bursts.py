@@ -10,19 +10,17 @@ The densest window is found per sender (or subject) with one sorted search over 
 
 from __future__ import annotations
 
+from functools import cached_property
+from typing import NamedTuple
+
 import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 
-from analyzer.findings.base import (
-    Context,
-    display_utc,
-    domain_series,
-    fill_false,
-    listing,
-    plural,
-)
+from analyzer.arrays import fill_false
+from analyzer.findings.base import Context, Topic, display_utc, domain_series, listing, plural
 from analyzer.findings.model import Finding
+from analyzer.findings.registry import rule
 
 BURST_RULE = "outbound-burst"
 SUBJECT_RULE = "mass-subject"
@@ -50,8 +48,9 @@ def densest_windows(frame: pd.DataFrame, group: str, window_ns: int) -> pd.DataF
         window_ns: window length in nanoseconds.
 
     Returns:
-        One row per group: ``group``, ``start`` (index into the de-duplicated, sorted frame
-        returned as ``frame.attrs['rows']``), ``count`` of distinct recipients in the window.
+        One row per group: ``group``, ``start`` and ``end`` (the window's rows are
+        ``start:end`` of the de-duplicated, sorted frame returned as ``frame.attrs['rows']``),
+        ``recipients``: how many distinct recipients the window holds.
     """
     rows = frame.sort_values([group, "recipient", "time_ns"], kind="stable")
     # a recipient mailed again within the window counts once
@@ -72,10 +71,28 @@ def densest_windows(frame: pd.DataFrame, group: str, window_ns: int) -> pd.DataF
     result = pd.DataFrame(
         {group: rows[group].to_numpy()[best.to_numpy()], "start": best.to_numpy()}
     )
-    result["count"] = counts.to_numpy()[result["start"]]
+    result["recipients"] = counts.to_numpy()[result["start"]]
     result["end"] = ends[result["start"]]
     result.attrs["rows"] = rows
     return result
+
+
+class Window(NamedTuple):
+    """One group's densest window: rows ``start:end`` of the sorted rows, and how many distinct
+    recipients they hold."""
+
+    group: str
+    start: int
+    end: int
+    recipients: int
+
+
+def windows_of(hits: pd.DataFrame, group: str) -> list[Window]:
+    """The rows of a ``densest_windows`` result as ``Window`` tuples."""
+    if hits.empty:
+        return []
+    columns = (hits[group], hits["start"], hits["end"], hits["recipients"])
+    return [Window(str(g), int(s), int(e), int(r)) for g, s, e, r in zip(*columns, strict=True)]
 
 
 def _select_outbound_rows(ctx: Context) -> pd.DataFrame:
@@ -98,43 +115,56 @@ def _select_outbound_rows(ctx: Context) -> pd.DataFrame:
     return frame
 
 
+class Outbound(Topic):
+    """Mail from internal senders to outside recipients, and the senders' densest windows:
+    outbound-burst reports the bursts, mass-subject leaves out what they already say."""
+
+    @cached_property
+    def rows(self) -> pd.DataFrame:
+        """Message x recipient rows from internal senders to outside recipients."""
+        return _select_outbound_rows(self.ctx)
+
+    @cached_property
+    def bursts(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The senders' windows with at least ``burst_min_recipients`` distinct recipients
+        (see ``densest_windows``), and the sorted rows the windows index."""
+        t = self.ctx.thresholds
+        if self.rows.empty:
+            return pd.DataFrame(), pd.DataFrame()
+        window_ns = t.burst_window_minutes * 60 * 1_000_000_000
+        windows = densest_windows(self.rows, "sender", window_ns)
+        hits = windows[windows["recipients"] >= t.burst_min_recipients]
+        return hits, windows.attrs["rows"]
+
+    @cached_property
+    def burst_senders(self) -> set[str]:
+        """The senders with an outbound burst."""
+        hits, _ = self.bursts
+        return set(hits["sender"]) if not hits.empty else set()
+
+
+@rule(
+    id=BURST_RULE,
+    severity="high",
+    summary="One internal sender mailing many distinct outside recipients within a short window",
+    thresholds=("burst_window_minutes", "burst_min_recipients"),
+)
 def outbound_burst(ctx: Context) -> list[Finding]:
     """Internal senders mailing many distinct outside recipients within a short window."""
-    findings, _ = _bursts(ctx)
-    return findings
-
-
-def _bursts(ctx: Context) -> tuple[list[Finding], set[str]]:
-    if "bursts" not in ctx.memo:
-        ctx.memo["bursts"] = _find_bursts(ctx, _outbound_rows(ctx))
-    return ctx.memo["bursts"]
-
-
-def _outbound_rows(ctx: Context) -> pd.DataFrame:
-    if "outbound_rows" not in ctx.memo:
-        ctx.memo["outbound_rows"] = _select_outbound_rows(ctx)
-    return ctx.memo["outbound_rows"]
-
-
-def _find_bursts(ctx: Context, rows: pd.DataFrame) -> tuple[list[Finding], set[str]]:
     t = ctx.thresholds
-    if rows.empty:
-        return [], set()
-    window_ns = t.burst_window_minutes * 60 * 1_000_000_000
-    windows = densest_windows(rows, "sender", window_ns)
-    hits = windows[windows["count"] >= t.burst_min_recipients]
-    ordered = windows.attrs["rows"]
+    hits, ordered = ctx.topic(Outbound).bursts
     findings = []
-    for hit in hits.itertuples():
+    for hit in windows_of(hits, "sender"):
+        sender = hit.group
         window = ordered.iloc[hit.start : hit.end]
         first, last = window["time_ns"].min(), window["time_ns"].max()
         subjects = sorted(set(window["message_subject"].dropna()))
         finding = ctx.finding(
             BURST_RULE,
             "high",
-            f"{hit.sender} mailed {plural(int(hit.count), 'outside recipient')} within "
+            f"{sender} mailed {plural(hit.recipients, 'outside recipient')} within "
             f"{t.burst_window_minutes} min",
-            f"The internal mailbox {hit.sender} sent mail to {int(hit.count):,} distinct "
+            f"The internal mailbox {sender} sent mail to {hit.recipients:,} distinct "
             f"recipients outside the organization between {display_utc(first)} and "
             f"{display_utc(last)} ({plural(window['message_key'].nunique(), 'message')}; "
             f"subjects: {listing(subjects) or 'none'}). A mailbox taken over by an attacker is "
@@ -142,14 +172,14 @@ def _find_bursts(ctx: Context, rows: pd.DataFrame) -> tuple[list[Finding], set[s
             "before the burst, whether the user meant to send these messages, and whether "
             "outbound spam filtering restricted the account.",
             ctx.entities(
-                mailbox=[hit.sender],
+                mailbox=[sender],
                 domain=domain_series(window["recipient"]),
             ),
             ctx.recipient_evidence_frame(window).assign(detail="sent to an outside recipient"),
         )
         if finding:
             findings.append(finding)
-    return findings, set(hits["sender"])
+    return findings
 
 
 def _normalized_subject(subjects: pd.Series) -> pd.Series:
@@ -158,6 +188,19 @@ def _normalized_subject(subjects: pd.Series) -> pd.Series:
     return text.str.replace(r"^((re|fw|fwd|aw|wg|sv|vs)\s*:\s*)+", "", regex=True).str.strip()
 
 
+@rule(
+    id=SUBJECT_RULE,
+    severity="medium",
+    summary="One subject sent by internal senders to many distinct outside recipients (not "
+    "repeated when every sender already has an outbound-burst finding)",
+    # the outbound-burst thresholds decide which senders already have a finding
+    thresholds=(
+        "mass_subject_window_hours",
+        "mass_subject_min_recipients",
+        "burst_window_minutes",
+        "burst_min_recipients",
+    ),
+)
 def mass_subject(ctx: Context) -> list[Finding]:
     """One subject sent by internal senders to many outside recipients within a window.
 
@@ -165,20 +208,21 @@ def mass_subject(ctx: Context) -> list[Finding]:
     again.
     """
     t = ctx.thresholds
-    rows = _outbound_rows(ctx)
+    outbound = ctx.topic(Outbound)
+    rows = outbound.rows
     if rows.empty:
         return []
-    _, burst_senders = _bursts(ctx)
+    burst_senders = outbound.burst_senders
     rows = rows.assign(subject=_normalized_subject(rows["message_subject"]))
     rows = rows[rows["subject"] != ""]
     if rows.empty:
         return []
     window_ns = t.mass_subject_window_hours * 3600 * 1_000_000_000
     windows = densest_windows(rows, "subject", window_ns)
-    hits = windows[windows["count"] >= t.mass_subject_min_recipients]
+    hits = windows[windows["recipients"] >= t.mass_subject_min_recipients]
     ordered = windows.attrs["rows"]
     findings = []
-    for hit in hits.itertuples():
+    for hit in windows_of(hits, "subject"):
         window = ordered.iloc[hit.start : hit.end]
         senders = sorted(set(window["sender"]))
         if set(senders) <= burst_senders:
@@ -188,10 +232,10 @@ def mass_subject(ctx: Context) -> list[Finding]:
         finding = ctx.finding(
             SUBJECT_RULE,
             "medium",
-            f"Subject {subject!r} sent to {plural(int(hit.count), 'outside recipient')} by "
+            f"Subject {subject!r} sent to {plural(hit.recipients, 'outside recipient')} by "
             f"{listing(senders)}",
             f"{plural(len(senders), 'internal sender')} ({listing(senders)}) sent the subject "
-            f"{subject!r} to {int(hit.count):,} distinct outside recipients between "
+            f"{subject!r} to {hit.recipients:,} distinct outside recipients between "
             f"{display_utc(first)} and {display_utc(last)}. One subject to many outside "
             "addresses is what a spam or phishing run from compromised mailboxes looks like; "
             "it may also be a legitimate mailing. Ask the senders whether they sent it, and "

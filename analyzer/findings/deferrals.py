@@ -14,18 +14,19 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from analyzer.arrays import fill_false
 from analyzer.findings.base import (
-    EVENT_COLUMNS,
+    RULE_EVENT_COLUMNS,
     Context,
     display_utc,
     domain_series,
-    duration_words,
-    fill_false,
     listing,
     pair_keys,
     plural,
 )
 from analyzer.findings.model import Finding
+from analyzer.findings.registry import rule
+from analyzer.timestamps import duration_text
 
 DEFERRAL_RULE = "long-deferral"
 PENDING_RULE = "pending-at-end"
@@ -52,6 +53,12 @@ def _by_domain(frame: pd.DataFrame) -> pd.Series:
     return domain_series(frame["recipient_address"]).fillna("(no recipient domain)")
 
 
+@rule(
+    id=DEFERRAL_RULE,
+    severity="low",
+    summary="Recipients whose delivery was deferred for long, by recipient domain",
+    thresholds=("long_deferral_minutes",),
+)
 def long_deferrals(ctx: Context) -> list[Finding]:
     """Recipients whose delivery was deferred for long, one finding per recipient domain."""
     t = ctx.thresholds
@@ -64,7 +71,8 @@ def long_deferrals(ctx: Context) -> list[Finding]:
         return []
     frame["domain"] = _by_domain(frame)
     findings = []
-    for domain, group in frame.groupby("domain", sort=True):
+    for key, group in frame.groupby("domain", sort=True):
+        domain = str(key)
         longest = float(group["deferral_seconds"].max())
         shown = ctx.earliest(group, "first_time_ns")
         evidence = ctx.pair_event_frame(
@@ -73,7 +81,7 @@ def long_deferrals(ctx: Context) -> list[Finding]:
         statuses = dict(
             zip(
                 pair_keys(shown["message_key"], shown["recipient_address"]),
-                "deferred " + shown["deferral_seconds"].map(duration_words) + " in all, final "
+                "deferred " + shown["deferral_seconds"].map(duration_text) + " in all, final "
                 "status " + shown["final_status"].fillna("Unknown"),
                 strict=True,
             )
@@ -85,10 +93,10 @@ def long_deferrals(ctx: Context) -> list[Finding]:
         finding = ctx.finding(
             DEFERRAL_RULE,
             "low",
-            f"Delivery to {domain} deferred for up to {duration_words(longest)} "
+            f"Delivery to {domain} deferred for up to {duration_text(longest)} "
             f"({plural(len(group), 'recipient')})",
             f"Delivery to {plural(len(group), 'recipient')} at {domain} was deferred for "
-            f"{t.long_deferral_minutes} minutes or more (longest {duration_words(longest)}); "
+            f"{t.long_deferral_minutes} minutes or more (longest {duration_text(longest)}); "
             f"{still:,} of them are still pending. Long deferrals come from a receiving server "
             "that is down or refuses the organization's mail (greylisting, a blocklisting "
             "of the sending IPs), or from a broken connector. Read the DEFER replies in the "
@@ -102,6 +110,12 @@ def long_deferrals(ctx: Context) -> list[Finding]:
     return findings
 
 
+@rule(
+    id=PENDING_RULE,
+    severity="low",
+    summary="Recipients still pending at the end of the data, by recipient domain",
+    thresholds=("pending_min_age_minutes",),
+)
 def pending_at_end(ctx: Context) -> list[Finding]:
     """Recipients still pending at the end of the data, one finding per recipient domain."""
     t = ctx.thresholds
@@ -121,7 +135,8 @@ def pending_at_end(ctx: Context) -> list[Finding]:
         return []
     frame["domain"] = _by_domain(frame)
     findings = []
-    for domain, group in frame.groupby("domain", sort=True):
+    for key, group in frame.groupby("domain", sort=True):
+        domain = str(key)
         since = group["first_time_ns"].min()
         evidence = ctx.pair_event_frame(
             ctx.earliest(group, "first_time_ns")[["message_key", "recipient_address"]],
@@ -148,6 +163,13 @@ def pending_at_end(ctx: Context) -> list[Finding]:
     return findings
 
 
+@rule(
+    id=LOOP_RULE,
+    severity="medium",
+    summary="The same Internet message id received many times for one recipient, or a loop "
+    "NDR (5.4.14, 5.4.6, 4.4.6)",
+    thresholds=("loop_min_receives",),
+)
 def mail_loops(ctx: Context) -> list[Finding]:
     """The same Internet message id received many times for one recipient, or loop NDRs."""
     t = ctx.thresholds
@@ -182,7 +204,7 @@ def mail_loops(ctx: Context) -> list[Finding]:
         fill_false(pc.is_in(events["message_id"], value_set=raw_ids)),
         pc.or_(is_receive, loop_ndr),
     )
-    rows = ctx.event_frame(wanted, EVENT_COLUMNS)
+    rows = ctx.event_frame(wanted, RULE_EVENT_COLUMNS)
     rows["loop_id"] = rows["message_id"].str.strip(" <>").str.lower()
     rows["ndr"] = rows["status_code"].isin(LOOP_STATUS_CODES)
     findings = []

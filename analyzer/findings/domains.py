@@ -16,21 +16,17 @@ from __future__ import annotations
 import contextlib
 import functools
 import unicodedata
+from functools import cached_property
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from analyzer.findings.base import (
-    Context,
-    display_utc,
-    domain_of,
-    fill_false,
-    listing,
-    pair_keys,
-    plural,
-)
+from analyzer.arrays import fill_false
+from analyzer.findings.base import Context, Topic, display_utc, listing, pair_keys, plural
 from analyzer.findings.model import Finding
+from analyzer.findings.registry import rule
+from analyzer.identifiers import domain_of
 
 LOOKALIKE_RULE = "lookalike-domain"
 FIRST_SEEN_RULE = "first-seen-domain"
@@ -182,6 +178,19 @@ def _near(candidates: list[str], references: list[str], min_length: int) -> dict
     return near
 
 
+class Domains(Topic):
+    """Who the organization exchanges mail with: lookalike-domain compares these domains,
+    first-seen-domain dates them."""
+
+    @cached_property
+    def counts(self) -> pd.DataFrame:
+        """Per domain (internal or outside), sorted: ``sent`` (messages from it),
+        ``first_sent``, ``received`` (messages to it), ``messages`` and ``internal``."""
+        counts = _domain_counts(self.ctx)
+        counts["internal"] = counts["domain"].map(self.ctx.is_internal).astype(bool)
+        return counts
+
+
 def _domain_counts(ctx: Context) -> pd.DataFrame:
     """Per external or internal domain: messages sent from it, to it, first time sending."""
     r = ctx.recipients
@@ -250,13 +259,19 @@ def _arrival_evidence(ctx: Context, rows: pd.DataFrame, detail: pd.Series) -> pd
     return evidence
 
 
+@rule(
+    id=LOOKALIKE_RULE,
+    severity="high",
+    summary="Outside domains one character, a digit for a letter, or a homoglyph (IDN) away "
+    "from the tenant's domains or a frequent correspondent",
+    thresholds=("lookalike_min_length", "frequent_correspondent_min_messages"),
+)
 def lookalike_domains(ctx: Context) -> list[Finding]:
     """Outside domains one character, digit or homoglyph away from a trusted domain."""
     t = ctx.thresholds
     if ctx.recipients.num_rows == 0:
         return []
-    counts = _domain_counts(ctx)
-    counts["internal"] = counts["domain"].map(ctx.is_internal).astype(bool)
+    counts = ctx.topic(Domains).counts
     frequent = counts[
         ~counts["internal"] & (counts["messages"] >= t.frequent_correspondent_min_messages)
     ]
@@ -284,8 +299,8 @@ def lookalike_domains(ctx: Context) -> list[Finding]:
         imitated = [ref for ref, _ in matches]
         whose = {True: "one of the organization's domains", False: "a frequent correspondent"}
         what = "; ".join(f"{ref} ({whose[ctx.is_internal(ref)]}: {kind})" for ref, kind in matches)
-        shown = decode_idn(candidate)
-        shown_text = f" (shown as {shown})" if shown != candidate else ""
+        decoded = decode_idn(candidate)
+        shown_text = f" (shown as {decoded})" if decoded != candidate else ""
         # evidence: the rows that show each message arriving, not what happened later (a
         # ZAP decides the final status, but it is no proof of who sent the message)
         shown = ctx.earliest(rows, "first_time_ns")
@@ -323,6 +338,12 @@ def lookalike_domains(ctx: Context) -> list[Finding]:
     return findings
 
 
+@rule(
+    id=FIRST_SEEN_RULE,
+    severity="info",
+    summary="Outside sender domains first seen in the last part of the case's time range",
+    thresholds=("first_seen_tail_fraction", "first_seen_min_span_hours"),
+)
 def first_seen_domains(ctx: Context) -> list[Finding]:
     """Outside sender domains whose first message falls in the last part of the data."""
     t = ctx.thresholds
@@ -333,9 +354,9 @@ def first_seen_domains(ctx: Context) -> list[Finding]:
     if span < t.first_seen_min_span_hours * 3600 * 1_000_000_000:
         return []
     cutoff = end - int(span * t.first_seen_tail_fraction)
-    counts = _domain_counts(ctx)
+    counts = ctx.topic(Domains).counts
     counts = counts[(counts["sent"] > 0) & counts["first_sent"].notna()]
-    counts = counts[~counts["domain"].map(ctx.is_internal).astype(bool)]
+    counts = counts[~counts["internal"]]
     first_ns = pd.Series(
         pa.array(counts["first_sent"]).cast(pa.int64()).to_numpy(zero_copy_only=False),
         index=counts.index,

@@ -16,16 +16,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from analyzer.arrays import fill_false
 from analyzer.case import InputRecord
-from analyzer.findings.base import (
-    EVENT_COLUMNS,
-    Context,
-    display_utc,
-    duration_words,
-    fill_false,
-    plural,
-)
+from analyzer.findings.base import RULE_EVENT_COLUMNS, Context, display_utc, plural
 from analyzer.findings.model import Evidence, Finding
+from analyzer.findings.registry import rule
+from analyzer.timestamps import duration_text
 
 LIMIT_RULE = "export-limit"
 GAP_RULE = "coverage-gap"
@@ -46,7 +42,7 @@ class InputRows:
 
     def pick(self, ctx: Context, index: int, input_id: str, detail: str) -> pd.DataFrame:
         """One evidence row: the event at ``positions[index]``, on this input's line."""
-        row = ctx.event_rows(self.positions[index : index + 1], EVENT_COLUMNS)
+        row = ctx.event_rows(self.positions[index : index + 1], RULE_EVENT_COLUMNS)
         return row.assign(input_id=input_id, line=int(self.lines[index]), detail=detail)
 
 
@@ -75,6 +71,11 @@ def _input_rows(ctx: Context, input_id: str) -> InputRows:
     return InputRows(positions.astype(np.int64), lines.astype(np.int64))
 
 
+@rule(
+    id=LIMIT_RULE,
+    severity="medium",
+    summary="Inputs that stop exactly at an export limit (rows, or messages): probably truncated",
+)
 def export_limits(ctx: Context) -> list[Finding]:
     """Inputs whose row or message count is exactly an export limit (probably truncated).
 
@@ -127,6 +128,12 @@ def _parse(value: str | None) -> int | None:
     return int(stamp.value)
 
 
+@rule(
+    id=GAP_RULE,
+    severity="medium",
+    summary="Stretches of time between inputs that no input covers",
+    thresholds=("coverage_gap_hours",),
+)
 def coverage_gaps(ctx: Context) -> list[Finding]:
     """Stretches of time between inputs that no input covers."""
     gap_ns = int(ctx.thresholds.coverage_gap_hours * 3600 * 1_000_000_000)
@@ -166,7 +173,7 @@ def _edge_row(ctx: Context, record: InputRecord, time_ns: int, detail: str) -> p
 def _gap_finding(
     ctx: Context, start: int, before: InputRecord, end: int, after: InputRecord
 ) -> Finding | None:
-    length = duration_words((end - start) / 1_000_000_000)
+    length = duration_text((end - start) / 1_000_000_000)
     edges = []
     extra = []
     for record, time_ns, detail in (
@@ -191,6 +198,12 @@ def _gap_finding(
     )
 
 
+@rule(
+    id=REJECTED_RULE,
+    severity="low/medium",
+    summary="Rows or whole files rejected at ingest",
+    thresholds=("rejected_rows_medium_fraction",),
+)
 def rejected_rows(ctx: Context) -> list[Finding]:
     """Inputs with rows (or the whole file) rejected at ingest."""
     t = ctx.thresholds

@@ -18,12 +18,26 @@ import pyarrow.compute as pc
 
 from analyzer.findings.base import Context, display_utc, domain_series, plural
 from analyzer.findings.model import Finding
+from analyzer.findings.registry import rule
 
 RULE = "failure-spike"
 DECIDED = ("Delivered", "Failed", "Quarantined", "FilteredAsSpam", "Dropped")
 FAILURE_EVENTS = ("FAIL", "DELIVERFAIL", "SUBMITFAIL", "RESUBMITFAIL", "HAREDIRECTFAIL")
 
 
+@rule(
+    id=RULE,
+    severity="medium",
+    summary="Time buckets whose failure rate is well above the case's baseline, with the top "
+    "NDR codes",
+    thresholds=(
+        "failure_bucket_minutes",
+        "failure_spike_factor",
+        "failure_spike_min_rate",
+        "failure_spike_min_failures",
+        "top_ndr_codes",
+    ),
+)
 def failure_spike(ctx: Context) -> list[Finding]:
     """Buckets of time whose failure rate is a multiple of the case's baseline."""
     t = ctx.thresholds
@@ -116,7 +130,7 @@ def _top_codes(failures: pd.DataFrame, top: int) -> str:
     parts = []
     for code, count in ranked:
         meaning = meanings.get(code)
-        label = code if code != "none" else "no status code"
+        label = str(code) if code != "none" else "no status code"
         if isinstance(meaning, str) and meaning:
             label += f" {meaning}"
         parts.append(f"{label} ({count:,})")

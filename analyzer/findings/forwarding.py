@@ -11,41 +11,105 @@ so the relayed copy has a ``return_path`` that differs from its sender.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import cached_property
+
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from analyzer.arrays import fill_false
 from analyzer.findings.base import (
-    EVENT_COLUMNS,
+    RULE_EVENT_COLUMNS,
     Context,
-    address_lower,
+    Topic,
     display_utc,
-    domain_of,
-    domain_of_text,
     domain_series,
-    fill_false,
     listing,
     pair_keys,
     plural,
 )
 from analyzer.findings.model import Finding
+from analyzer.findings.registry import rule
+from analyzer.identifiers import address_key, domain_of, domain_text
 
 RULE = "external-forwarding"
 RELAY_RULE = "sender-rewritten-relay"
+_UNKNOWN_MAILBOX = "(unknown mailbox)"
 
 
+@dataclass(frozen=True)
+class InboxRuleCopies:
+    """Copies an inbox rule (MAILBOXRULE) sent to outside addresses, and what triggered them.
+
+    Attributes:
+        rule_rows: the MAILBOXRULE event rows.
+        outside: recipients rows of the copies' outside recipients, with ``domain`` and
+            ``mailbox`` (the list of mailboxes whose rule fired).
+        triggers: per forwarded copy's message_key, the message_keys that triggered it.
+        trigger_recipients: the triggering messages' internal recipients.
+    """
+
+    rule_rows: pd.DataFrame
+    outside: pd.DataFrame
+    triggers: dict[str, list[str]]
+    trigger_recipients: pd.DataFrame
+
+
+class Forwarding(Topic):
+    """Mail an internal mailbox forwards or redirects outside: external-forwarding reports it,
+    sender-rewritten-relay leaves out the relayed copies it explains."""
+
+    @cached_property
+    def inbox_rule_copies(self) -> InboxRuleCopies | None:
+        """The inbox-rule copies to outside addresses, or None when there are none."""
+        ctx = self.ctx
+        if not ctx.tenant_domains or ctx.events.num_rows == 0:
+            return None
+        return _inbox_rule_copies(ctx)
+
+    @cached_property
+    def redirects(self) -> pd.DataFrame:
+        """REDIRECT rows between an internal mailbox and an outside address, with ``mailbox``,
+        ``target`` and ``detail``; empty when there are none."""
+        ctx = self.ctx
+        if not ctx.tenant_domains or ctx.events.num_rows == 0:
+            return pd.DataFrame()
+        return _redirect_rows(ctx)
+
+    @cached_property
+    def forwarded_pairs(self) -> list[str]:
+        """``message_key US outside address`` of every copy an inbox rule or a redirect sent
+        outside, sorted."""
+        found: set[str] = set()
+        copies = self.inbox_rule_copies
+        if copies is not None:
+            outside = copies.outside
+            found.update(pair_keys(outside["message_key"], outside["recipient_address"]))
+        if not self.redirects.empty:
+            found.update(pair_keys(self.redirects["message_key"], self.redirects["target"]))
+        return sorted(found)
+
+
+@rule(
+    id=RULE,
+    severity="high",
+    summary="Inbox rules (MAILBOXRULE) and redirects (REDIRECT) sending an internal mailbox's "
+    "mail to outside addresses, with the inbound messages that triggered them",
+)
 def external_forwarding(ctx: Context) -> list[Finding]:
     """Inbox-rule forwards and redirects from internal mailboxes to outside addresses."""
-    ctx.memo["forwarded"] = set()  # message_key US outside address, of each copy found
-    if not ctx.tenant_domains or ctx.events.num_rows == 0:
-        return []
-    return _inbox_rule_forwards(ctx) + _redirects(ctx)
+    forwarding = ctx.topic(Forwarding)
+    copies = forwarding.inbox_rule_copies
+    found = _inbox_rule_findings(ctx, copies) if copies is not None else []
+    return found + _redirect_findings(ctx, forwarding.redirects)
 
 
-def _inbox_rule_forwards(ctx: Context) -> list[Finding]:
+def _inbox_rule_copies(ctx: Context) -> InboxRuleCopies | None:
     source = pc.utf8_upper(ctx.events["source"])
-    rule_rows = ctx.event_frame(pc.equal(source, "MAILBOXRULE"), EVENT_COLUMNS)
+    rule_rows = ctx.event_frame(pc.equal(source, "MAILBOXRULE"), RULE_EVENT_COLUMNS)
     if rule_rows.empty:
-        return []
+        return None
     forwarded_keys = sorted(set(rule_rows["message_key"].dropna()))
     # the forwarded copies' recipients outside the organization
     recipients = ctx.recipient_frame(
@@ -65,7 +129,7 @@ def _inbox_rule_forwards(ctx: Context) -> list[Finding]:
     inside = recipients["domain"].map(ctx.is_internal, na_action="ignore").fillna(False)
     outside = recipients[(recipients["domain"].notna() & ~inside.astype(bool)).to_numpy()].copy()
     if outside.empty:
-        return []
+        return None
     # the mailbox whose rule fired: the forwarded copy's sender when internal, else the
     # internal recipient of the message that triggered it
     links = ctx.chains.links
@@ -97,15 +161,20 @@ def _inbox_rule_forwards(ctx: Context) -> list[Finding]:
 
     def mailboxes_of(message_key: str) -> list[str]:
         sender = rule_senders.get(message_key)
-        if isinstance(sender, str) and ctx.is_internal(domain_of_text(sender)):
+        if isinstance(sender, str) and ctx.is_internal(domain_text(sender)):
             return [sender.strip("<>")]
         keys = triggers.get(message_key, [])
         found = trigger_recipients[trigger_recipients["message_key"].isin(keys)]
-        return sorted(set(found["recipient_address"].str.lower())) or ["(unknown mailbox)"]
+        return sorted(set(found["recipient_address"].str.lower())) or [_UNKNOWN_MAILBOX]
 
     outside["mailbox"] = outside["message_key"].map(mailboxes_of)
-    ctx.memo["forwarded"].update(pair_keys(outside["message_key"], outside["recipient_address"]))
-    outside = outside.explode("mailbox")
+    return InboxRuleCopies(rule_rows, outside, triggers, trigger_recipients)
+
+
+def _inbox_rule_findings(ctx: Context, copies: InboxRuleCopies) -> list[Finding]:
+    rule_rows, triggers = copies.rule_rows, copies.triggers
+    trigger_recipients = copies.trigger_recipients
+    outside = copies.outside.explode("mailbox")
     # the copies' sends and the triggers' deliveries, looked up once for all mailboxes
     all_sends = ctx.pair_event_frame(
         outside[["message_key", "recipient_address"]], prefer_events=("SEND", "DELIVER")
@@ -116,7 +185,8 @@ def _inbox_rule_forwards(ctx: Context) -> list[Finding]:
     )
     all_triggers["detail"] = "triggering message from " + all_triggers["sender_address"].fillna("?")
     findings = []
-    for mailbox, group in outside.groupby("mailbox", sort=True):
+    for key, group in outside.groupby("mailbox", sort=True):
+        mailbox = str(key)
         keys = sorted(set(group["message_key"]))
         targets = sorted(set(group["recipient_address"].str.lower()))
         rows = rule_rows[rule_rows["message_key"].isin(keys)].copy()
@@ -128,7 +198,7 @@ def _inbox_rule_forwards(ctx: Context) -> list[Finding]:
         ]
         my_triggers = sorted({t for k in keys for t in triggers.get(k, [])})
         trigger_rows = all_triggers[all_triggers["message_key"].isin(my_triggers)]
-        if mailbox != "(unknown mailbox)":
+        if mailbox != _UNKNOWN_MAILBOX:
             trigger_rows = trigger_rows[trigger_rows["recipient_key"] == mailbox]
         first = rows["time_ns"].min()
         untriggered = len(keys) - len({k for k in keys if triggers.get(k)})
@@ -154,7 +224,7 @@ def _inbox_rule_forwards(ctx: Context) -> list[Finding]:
             "mailbox's inbox rules (Get-InboxRule) and when they were created, the sign-ins to "
             "the mailbox around the first forward, and what the forwarded messages contained.",
             ctx.entities(
-                mailbox=[mailbox, *targets] if mailbox != "(unknown mailbox)" else targets,
+                mailbox=[mailbox, *targets] if mailbox != _UNKNOWN_MAILBOX else targets,
                 domain=group["domain"],
             ),
             [rows, sends, trigger_rows],
@@ -164,7 +234,7 @@ def _inbox_rule_forwards(ctx: Context) -> list[Finding]:
     return findings
 
 
-def _redirects(ctx: Context) -> list[Finding]:
+def _redirect_rows(ctx: Context) -> pd.DataFrame:
     # Exchange's REDIRECT rows name the two addresses in either order (the original in
     # recipient_address and the new one in related_recipient_address, or the other way
     # round): the internal one is the mailbox, the outside one the target.
@@ -185,18 +255,24 @@ def _redirects(ctx: Context) -> list[Finding]:
     mask = pc.and_(
         fill_false(pc.equal(pc.utf8_upper(events["event_id"]), "REDIRECT")), one_inside_one_out
     )
-    rows = ctx.event_frame(fill_false(mask), EVENT_COLUMNS)
+    rows = ctx.event_frame(fill_false(mask), RULE_EVENT_COLUMNS)
     if rows.empty:
-        return []
+        return rows
     recipient = rows["recipient_address"].str.strip().str.lower()
     related = rows["related_recipient_address"].str.strip().str.lower()
-    inside = recipient.map(domain_of_text).map(ctx.is_internal).astype(bool)
+    inside = recipient.map(domain_text).map(ctx.is_internal).astype(bool)
     rows["mailbox"] = recipient.where(inside, related)
     rows["target"] = related.where(inside, recipient)
     rows["detail"] = "redirected to " + rows["target"]
-    ctx.memo["forwarded"].update(pair_keys(rows["message_key"], rows["target"]))
+    return rows
+
+
+def _redirect_findings(ctx: Context, rows: pd.DataFrame) -> list[Finding]:
+    if rows.empty:
+        return []
     findings = []
-    for mailbox, group in rows.groupby("mailbox", sort=True):
+    for key, group in rows.groupby("mailbox", sort=True):
+        mailbox = str(key)
         targets = sorted(set(group["target"]))
         count = group["message_key"].nunique()
         finding = ctx.finding(
@@ -210,7 +286,7 @@ def _redirects(ctx: Context) -> list[Finding]:
             "a redirecting inbox rule or a mail flow rule does this; attackers use each to "
             "siphon mail. Check the mailbox's forwarding settings and inbox rules, mail flow "
             "rules that redirect, and who changed them and when.",
-            ctx.entities(mailbox=[mailbox, *targets], domain=[domain_of_text(t) for t in targets]),
+            ctx.entities(mailbox=[mailbox, *targets], domain=[domain_text(t) for t in targets]),
             group,
         )
         if finding:
@@ -218,13 +294,19 @@ def _redirects(ctx: Context) -> list[Finding]:
     return findings
 
 
+@rule(
+    id=RELAY_RULE,
+    severity="medium",
+    summary="Outside mail relayed on to an outside address with a return path that differs "
+    "from the sender (how Exchange Online rewrites the sender of mail it forwards)",
+)
 def sender_rewritten_relay(ctx: Context) -> list[Finding]:
     """Outside mail relayed on to outside addresses with a rewritten envelope sender."""
     if not ctx.tenant_domains or ctx.events.num_rows == 0:
         return []
     events = ctx.events
-    return_path = address_lower(events["return_path"])
-    sender = address_lower(events["sender_address"])
+    return_path = address_key(events["return_path"])
+    sender = address_key(events["sender_address"])
     mask = pc.and_(
         pc.and_(
             pc.and_(pc.is_valid(return_path), pc.not_equal(return_path, "")),
@@ -237,7 +319,7 @@ def sender_rewritten_relay(ctx: Context) -> list[Finding]:
             ),
         ),
     )
-    rows = ctx.event_frame(fill_false(mask), EVENT_COLUMNS)
+    rows = ctx.event_frame(fill_false(mask), RULE_EVENT_COLUMNS)
     if rows.empty:
         return []
     # one row per relayed message and destination: the first
@@ -246,9 +328,7 @@ def sender_rewritten_relay(ctx: Context) -> list[Finding]:
     )
     rows["destination"] = rows["recipient_address"].str.strip().str.lower()
     # copies an inbox rule or a redirect already explains are reported there
-    if "forwarded" not in ctx.memo:
-        external_forwarding(ctx)
-    forwarded = sorted(ctx.memo["forwarded"])
+    forwarded = ctx.topic(Forwarding).forwarded_pairs
     rows = rows[~pair_keys(rows["message_key"], rows["destination"]).isin(forwarded)]
     if rows.empty:
         return []
@@ -256,7 +336,8 @@ def sender_rewritten_relay(ctx: Context) -> list[Finding]:
         "from " + rows["sender_address"].fillna("?") + ", return path " + rows["return_path"]
     )
     findings = []
-    for destination, group in rows.groupby("destination", sort=True):
+    for key, group in rows.groupby("destination", sort=True):
+        destination = str(key)
         count = group["message_key"].nunique()
         senders = sorted(set(group["sender_address"].str.lower()))
         finding = ctx.finding(
@@ -272,7 +353,7 @@ def sender_rewritten_relay(ctx: Context) -> list[Finding]:
             "inbox rules, mail flow rules), using the messages' network message ids.",
             ctx.entities(
                 mailbox=[destination],
-                domain=[domain_of_text(destination), *group["return_path"].map(domain_of_text)],
+                domain=[domain_text(destination), *group["return_path"].map(domain_text)],
             ),
             group,
         )

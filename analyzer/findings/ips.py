@@ -11,20 +11,25 @@ Counted in messages (distinct chains), per internal sender and IP.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import cached_property
+
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from analyzer.arrays import fill_false
 from analyzer.findings.base import (
-    EVENT_COLUMNS,
+    RULE_EVENT_COLUMNS,
     Context,
-    address_lower,
+    Topic,
     display_utc,
-    fill_false,
     listing,
     plural,
 )
 from analyzer.findings.model import Finding
+from analyzer.findings.registry import rule
+from analyzer.identifiers import address_key
 
 RARE_RULE = "rare-client-ip"
 SHARED_RULE = "shared-unusual-ip"
@@ -38,11 +43,37 @@ def _sending_ips(ctx: Context) -> pa.ChunkedArray:
     return pc.if_else(pc.equal(ip, ""), None, ip)
 
 
+@dataclass(frozen=True)
+class UnusualIps:
+    """The (internal sender, IP) pairs that are rare, and the event rows behind them.
+
+    Attributes:
+        lonely: rare pairs whose IP no other internal sender uses (rare-client-ip).
+        shared: rare pairs whose IP is rare for ``shared_ip_min_senders`` senders or more
+            (shared-unusual-ip).
+        rows: one event row per message and recipient of those pairs, with ``sender`` and
+            ``ip``, in time order.
+    """
+
+    lonely: pd.DataFrame
+    shared: pd.DataFrame
+    rows: pd.DataFrame
+
+
+class SendingIps(Topic):
+    """Where internal senders send from: both IP rules read the same pairs and evidence."""
+
+    @cached_property
+    def unusual(self) -> UnusualIps | None:
+        """The rare pairs and their rows, or None when there are none."""
+        return _unusual_ips(self.ctx)
+
+
 def _pairs(ctx: Context) -> tuple[pd.DataFrame, pa.ChunkedArray, pa.ChunkedArray, pa.ChunkedArray]:
     """Per (internal sender, IP): messages, first and last time from that IP, and the
     sender's messages and time span from its other IPs."""
     ip = _sending_ips(ctx)
-    sender = address_lower(ctx.events["sender_address"])
+    sender = address_key(ctx.events["sender_address"])
     mask = fill_false(pc.and_(ctx.event_sender_internal, pc.is_valid(ip)))
     table = pa.table(
         {
@@ -81,12 +112,16 @@ def _other_extreme(pairs: pd.DataFrame, column: str, smallest: bool) -> pd.Serie
 
 
 def _evidence(
-    ctx: Context, sender: pa.ChunkedArray, ip: pa.ChunkedArray, mask, wanted
+    ctx: Context,
+    sender: pa.ChunkedArray,
+    ip: pa.ChunkedArray,
+    mask: pa.ChunkedArray,
+    wanted: set[str],
 ) -> pd.DataFrame:
     """Event rows of the wanted (sender, IP) pairs, one per message and recipient."""
     key = pc.binary_join_element_wise(sender, ip, "\x1f")
     selected = pc.and_(mask, fill_false(pc.is_in(key, value_set=pa.array(sorted(wanted)))))
-    rows = ctx.event_frame(selected, (*EVENT_COLUMNS, "original_client_ip", "from_ip"))
+    rows = ctx.event_frame(selected, RULE_EVENT_COLUMNS)
     rows["sender"] = rows["sender_address"].str.strip("<> ").str.lower()
     sending_ip = rows["original_client_ip"]
     if "from_ip" in rows:
@@ -96,16 +131,15 @@ def _evidence(
     return rows.drop_duplicates(["message_key", "recipient_key"])
 
 
-def rare_ips(ctx: Context) -> list[Finding]:
-    """Internal senders seen from an IP they (and everyone else) otherwise never use."""
+def _unusual_ips(ctx: Context) -> UnusualIps | None:
     t = ctx.thresholds
     if not ctx.tenant_domains or ctx.events.num_rows == 0:
-        return []
+        return None
     if "original_client_ip" not in ctx.events.column_names:
-        return []
+        return None
     pairs, sender, ip, mask = _pairs(ctx)
     if pairs.empty:
-        return []
+        return None
     span_ns = t.rare_ip_max_span_hours * 3600 * 1_000_000_000
     # used in one short episode, by a sender who otherwise sends from elsewhere over a
     # longer time: not a second place the user works from
@@ -122,30 +156,65 @@ def rare_ips(ctx: Context) -> list[Finding]:
         shared["sender"] + "\x1f" + shared["ip"]
     )
     if not wanted:
+        return None
+    return UnusualIps(lonely, shared, _evidence(ctx, sender, ip, mask, wanted))
+
+
+@rule(
+    id=RARE_RULE,
+    severity="medium",
+    summary="An internal sender seen from an IP that it, and every other internal sender, "
+    "otherwise never uses",
+    thresholds=("rare_ip_max_span_hours", "rare_ip_min_history"),
+)
+def rare_client_ip(ctx: Context) -> list[Finding]:
+    """Internal senders seen from an IP they (and everyone else) otherwise never use."""
+    unusual = ctx.topic(SendingIps).unusual
+    if unusual is None:
         return []
-    rows = _evidence(ctx, sender, ip, mask, wanted)
+    rows = unusual.rows
     findings = []
-    for pair in lonely.itertuples():
-        evidence = rows[(rows["sender"] == pair.sender) & (rows["ip"] == pair.ip)].copy()
-        evidence["detail"] = "sent from " + pair.ip
+    for pair in unusual.lonely.to_dict("records"):
+        sender, address = str(pair["sender"]), str(pair["ip"])
+        evidence = rows[(rows["sender"] == sender) & (rows["ip"] == address)].copy()
+        evidence["detail"] = "sent from " + address
         finding = ctx.finding(
             RARE_RULE,
             "medium",
-            f"{pair.sender} sent from unusual IP {pair.ip} "
-            f"({pair.pair_messages} of {plural(int(pair.sender_messages), 'message')})",
-            f"The internal mailbox {pair.sender} sent {plural(int(pair.pair_messages), 'message')}"
-            f" from {pair.ip} between {display_utc(pair.first_ns)} and "
-            f"{display_utc(pair.last_ns)}, and {int(pair.other_messages):,} from other IPs "
-            f"between {display_utc(pair.other_first_ns)} and {display_utc(pair.other_last_ns)}; "
-            "no other internal sender used this IP. Someone else may have used the account: "
-            "check the mailbox's sign-ins from this IP, where the IP is, and what these "
-            "messages were.",
-            ctx.entities(mailbox=[pair.sender], ip=[pair.ip]),
+            f"{sender} sent from unusual IP {address} "
+            f"({pair['pair_messages']} of {plural(int(pair['sender_messages']), 'message')})",
+            f"The internal mailbox {sender} sent {plural(int(pair['pair_messages']), 'message')}"
+            f" from {address} between {display_utc(pair['first_ns'])} and "
+            f"{display_utc(pair['last_ns'])}, and {int(pair['other_messages']):,} from other "
+            f"IPs between {display_utc(pair['other_first_ns'])} and "
+            f"{display_utc(pair['other_last_ns'])}; no other internal sender used this IP. "
+            "Someone else may have used the account: check the mailbox's sign-ins from this "
+            "IP, where the IP is, and what these messages were.",
+            ctx.entities(mailbox=[sender], ip=[address]),
             evidence,
         )
         if finding:
             findings.append(finding)
-    for address, group in shared.groupby("ip", sort=True):
+    return findings
+
+
+@rule(
+    id=SHARED_RULE,
+    severity="high",
+    summary="Several internal senders each sending a few messages from one IP that is rare "
+    "for each of them",
+    thresholds=("rare_ip_max_span_hours", "rare_ip_min_history", "shared_ip_min_senders"),
+)
+def shared_unusual_ip(ctx: Context) -> list[Finding]:
+    """One IP, rare for each of them, from which several internal senders sent mail."""
+    t = ctx.thresholds
+    unusual = ctx.topic(SendingIps).unusual
+    if unusual is None:
+        return []
+    rows = unusual.rows
+    findings = []
+    for key, group in unusual.shared.groupby("ip", sort=True):
+        address = str(key)
         senders = sorted(group["sender"])
         evidence = rows[(rows["ip"] == address) & rows["sender"].isin(senders)].copy()
         evidence["detail"] = "sent by " + evidence["sender"] + " from " + address
@@ -167,4 +236,4 @@ def rare_ips(ctx: Context) -> list[Finding]:
     return findings
 
 
-__all__ = ["rare_ips"]
+__all__ = ["rare_client_ip", "shared_unusual_ip"]

@@ -13,14 +13,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analyzer.findings.base import (
-    EVENT_COLUMNS,
-    Context,
-    display_utc,
-    listing,
-    plural,
-)
+from analyzer.findings.base import RULE_EVENT_COLUMNS, Context, display_utc, listing, plural
 from analyzer.findings.model import Finding
+from analyzer.findings.registry import rule
 
 RULE = "transport-rule-hit"
 
@@ -46,6 +41,13 @@ def _rule_hits(ctx: Context) -> pd.DataFrame:
     return hits[hits["rule_id"].notna() & (hits["rule_id"] != "")]
 
 
+@rule(
+    id=RULE,
+    severity="medium/info",
+    summary="Which transport rule acted on which messages with what action (medium for actions "
+    "that copy, redirect, delete mail or set the SCL)",
+    thresholds=("sensitive_transport_actions",),
+)
 def transport_rule_hits(ctx: Context) -> list[Finding]:
     """One finding per transport rule id: the messages it acted on and its actions."""
     if ctx.events.num_rows == 0 or "custom_data_fields" not in ctx.events.column_names:
@@ -53,11 +55,12 @@ def transport_rule_hits(ctx: Context) -> list[Finding]:
     hits = _rule_hits(ctx)
     if hits.empty:
         return []
-    rows = ctx.event_rows(np.unique(hits["row"].to_numpy()), EVENT_COLUMNS)
+    rows = ctx.event_rows(np.unique(hits["row"].to_numpy()), RULE_EVENT_COLUMNS)
     by_row = rows.set_index("row")
     sensitive = {a.lower() for a in ctx.thresholds.sensitive_transport_actions}
     findings = []
-    for rule_id, group in hits.groupby("rule_id", sort=True):
+    for key, group in hits.groupby("rule_id", sort=True):
+        rule_id = str(key)
         evidence = by_row.loc[sorted(set(group["row"]))].reset_index()
         actions = sorted(set(group["action"].dropna()))
         action_of = group.drop_duplicates("row").set_index("row")["action"]

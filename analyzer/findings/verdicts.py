@@ -9,18 +9,23 @@ SJ junk folder, SN normal (inbox). Phish is read from the spam filter's category
 (``SFA.CAT``: PHSH, HPHSH, SPOOF, ...) or Defender's threat types; bulk from ``SFA.SRV=BULK``
 or ``SFA.CAT=BULK``.
 
-One finding per verdict kind (not per message), naming the senders and recipients.
+One finding per verdict kind (not per message), naming the senders and recipients; each kind
+is a rule of its own, all reading the verdicts computed once (``Verdicts``).
 """
 
 from __future__ import annotations
+
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from analyzer.findings.base import Context, fill_false, isin, listing, pair_keys, plural
+from analyzer.arrays import fill_false, isin
+from analyzer.findings.base import Context, Topic, arrow_strings, listing, pair_keys, plural
 from analyzer.findings.model import Finding
+from analyzer.findings.registry import rule
 
 SPAM_SFV = ("SPM", "SKS", "SKB", "BLK")
 PHISH_CATEGORIES = ("PHSH", "HPHSH", "HPHISH", "PHISH", "SPOOF", "GIMP", "UIMP", "DIMP")
@@ -68,10 +73,21 @@ def _scl(column: pa.ChunkedArray) -> pa.ChunkedArray:
     return numeric.cast(pa.int64())
 
 
-def threat_verdicts(ctx: Context) -> list[Finding]:
-    """Malware, phish, spam (inbound and outbound), bulk, quarantine, high SCL delivered."""
+class Verdicts(Topic):
+    """The verdicts of every message x recipient: each verdict rule reports its own kind."""
+
+    @cached_property
+    def frame(self) -> pd.DataFrame:
+        """Recipients rows with any verdict, one boolean column per verdict (``malware``,
+        ``phish``, ``outbound_spam``, ``spam``, ``bulk``, ``quarantined``, ``let_through``),
+        ``scl_value``, and ``delivered`` (a copy reached the mailbox at some point); empty
+        when no message has a verdict."""
+        return _verdict_frame(self.ctx)
+
+
+def _verdict_frame(ctx: Context) -> pd.DataFrame:
     if ctx.recipients.num_rows == 0 or ctx.events.num_rows == 0:
-        return []
+        return pd.DataFrame()
     t = ctx.thresholds
     r = ctx.recipients
     category = _lookup(ctx, "SFA.CAT")
@@ -134,16 +150,17 @@ def threat_verdicts(ctx: Context) -> list[Finding]:
         pc.or_(pc.or_(malware, phish), pc.or_(spam, bulk)), pc.or_(quarantined, let_through)
     )
     if not pc.any(any_flag).as_py():
-        return []
+        return pd.DataFrame()
     flags = pa.table(
         {
             "malware": malware,
             "phish": phish,
-            "spam": spam,
+            # outbound-spam and spam-verdict split the spam verdicts by direction
+            "outbound_spam": pc.and_(spam, outbound),
+            "spam": pc.and_(spam, pc.invert(outbound)),
             "bulk": bulk,
             "quarantined": quarantined,
             "let_through": let_through,
-            "outbound": outbound,
             "scl_value": scl,
         }
     ).filter(any_flag)
@@ -152,129 +169,214 @@ def threat_verdicts(ctx: Context) -> list[Finding]:
     for name in flags.column_names:
         frame[name] = flag_frame[name].array
     # delivered at some point, even if moved to quarantine later (ZAP): a user may have read it
-    delivered = (frame["final_status"] == "Delivered").to_numpy(dtype=bool) | isin(
-        pair_keys(frame["message_key"], frame["recipient_address"]),
+    frame["delivered"] = (frame["final_status"] == "Delivered").to_numpy(dtype=bool) | isin(
+        arrow_strings(pair_keys(frame["message_key"], frame["recipient_address"])),
         _delivered_pairs(ctx, frame["message_key"].unique()),
     )
-    delivered = pd.Series(delivered, index=frame.index)
-    specs = [
-        (
-            "malware-detected",
-            frame["malware"],
-            "Malware in",
-            "The malware filter found malware in these messages. Check whether any copy was "
-            "delivered (evidence shows the final status), whether a recipient opened it, and "
-            "block the senders; search the recipients' devices for the named malware.",
-        ),
-        (
-            "phish-detected",
-            frame["phish"],
-            "Phish verdict on",
-            "The spam filter or Defender classified these messages as phishing or spoofing. "
-            "Delivered copies are the dangerous ones: ask the recipients whether they clicked a "
-            "link or entered a password, and check their sign-ins after delivery.",
-        ),
-        (
-            "outbound-spam",
-            frame["spam"] & frame["outbound"],
-            "Outbound spam verdict on",
-            "Mail sent from inside the organization was classified as spam: the usual sign "
-            "of a compromised mailbox sending spam. Check the senders' sign-ins and whether "
-            "outbound spam protection restricted them.",
-        ),
-        (
-            "spam-verdict",
-            frame["spam"] & ~frame["outbound"],
-            "Spam verdict on",
-            "The spam filter classified these messages as spam (SFV/SCL). Usually this is "
-            "protection working; look at any that were delivered and at senders that target "
-            "many mailboxes.",
-        ),
-        (
-            "bulk-mail",
-            frame["bulk"],
-            "Bulk mail verdict on",
-            "These messages were classified as bulk (marketing) mail. Listed for context; a "
-            "sudden bulk campaign to many mailboxes can hide phishing.",
-        ),
-        (
-            "quarantined",
-            frame["quarantined"],
-            "Quarantined:",
-            "These messages were held in quarantine. Check whether any were released (a "
-            "released phish is delivered later) and whether users asked for their release.",
-        ),
-        (
-            "delivered-despite-high-scl",
-            frame["let_through"],
-            f"Delivered to the inbox with SCL >= {t.high_scl}:",
-            "These messages reached internal mailboxes although the spam filter scored them as "
-            "spam, which happens when an allow list, a mail flow rule setting SCL -1 or a "
-            "connector bypasses filtering. Find which rule or allow entry let them through "
-            "and whether the senders are trusted.",
-        ),
-    ]
-    findings = []
-    for rule, mask, verb, advice in specs:
-        selected = frame[mask.to_numpy(dtype=bool)]
-        if selected.empty:
-            continue
-        severity = _severity(rule, delivered[selected.index])
-        reached = int(delivered[selected.index].sum())
-        reached_text = (
-            f" {plural(reached, 'recipient')} had it delivered to the mailbox (some perhaps "
-            "moved to quarantine later)."
-            if reached and rule in ("malware-detected", "phish-detected")
-            else ""
-        )
-        messages = selected["message_key"].nunique()
-        senders = sorted(selected["sender_address"].dropna().str.lower().unique())
-        sender_domains = sorted({s.rsplit("@", 1)[-1] for s in senders if "@" in s})
-        names = sorted(set(selected["malware_name"].dropna())) if rule == "malware-detected" else []
-        title = f"{verb} {plural(messages, 'message')}"
-        title += f" ({listing(names)})" if names else ""
-        title += f" from {listing(sender_domains or senders)}" if senders else ""
-        counts = selected["final_status"].fillna("Unknown").value_counts()
-        outcome = ", ".join(
-            f"{status} {count:,}"
-            for status, count in sorted(counts.items(), key=lambda i: (-i[1], i[0]))
-        )
-        shown = ctx.earliest(selected, "first_time_ns")
-        evidence = ctx.pair_event_frame(
-            shown[["message_key", "recipient_address"]],
-            prefer_events=("AGENTINFO",),
-            prefer_statuses=("quarantined", "filteredasspam", "delivered", "failed"),
-            last=False,
-        )
-        details = dict(
-            zip(
-                pair_keys(shown["message_key"], shown["recipient_address"]),
-                _verdict_text(shown),
-                strict=True,
+    return frame
+
+
+@rule(
+    id="malware-detected",
+    severity="high/medium",
+    summary="Messages with a malware verdict (high when a copy was delivered)",
+)
+def malware_detected(ctx: Context) -> list[Finding]:
+    """Messages with a malware verdict, named by the malware found."""
+    return _verdict_findings(
+        ctx,
+        "malware-detected",
+        "malware",
+        "Malware in",
+        "The malware filter found malware in these messages. Check whether any copy was "
+        "delivered (evidence shows the final status), whether a recipient opened it, and "
+        "block the senders; search the recipients' devices for the named malware.",
+        severity=None,
+    )
+
+
+@rule(
+    id="phish-detected",
+    severity="high/medium",
+    summary="Messages classified as phish or spoofing (high when a copy was delivered)",
+)
+def phish_detected(ctx: Context) -> list[Finding]:
+    """Messages the spam filter or Defender classified as phish or spoofing."""
+    return _verdict_findings(
+        ctx,
+        "phish-detected",
+        "phish",
+        "Phish verdict on",
+        "The spam filter or Defender classified these messages as phishing or spoofing. "
+        "Delivered copies are the dangerous ones: ask the recipients whether they clicked a "
+        "link or entered a password, and check their sign-ins after delivery.",
+        severity=None,
+    )
+
+
+@rule(
+    id="outbound-spam",
+    severity="high",
+    summary="Mail from internal senders to outside recipients with a spam verdict",
+    thresholds=("high_scl",),
+)
+def outbound_spam(ctx: Context) -> list[Finding]:
+    """Mail from internal senders to outside recipients with a spam verdict."""
+    return _verdict_findings(
+        ctx,
+        "outbound-spam",
+        "outbound_spam",
+        "Outbound spam verdict on",
+        "Mail sent from inside the organization was classified as spam: the usual sign "
+        "of a compromised mailbox sending spam. Check the senders' sign-ins and whether "
+        "outbound spam protection restricted them.",
+        severity="high",
+    )
+
+
+@rule(
+    id="spam-verdict",
+    severity="low",
+    summary="Inbound and internal messages with a spam verdict (SFV, SCL)",
+    thresholds=("high_scl",),
+)
+def spam_verdict(ctx: Context) -> list[Finding]:
+    """Inbound and internal messages with a spam verdict."""
+    return _verdict_findings(
+        ctx,
+        "spam-verdict",
+        "spam",
+        "Spam verdict on",
+        "The spam filter classified these messages as spam (SFV/SCL). Usually this is "
+        "protection working; look at any that were delivered and at senders that target "
+        "many mailboxes.",
+        severity="low",
+    )
+
+
+@rule(
+    id="bulk-mail",
+    severity="info",
+    summary="Messages with a bulk verdict",
+    # a bulk message that is also spam (by its SCL) is reported as spam
+    thresholds=("high_scl",),
+)
+def bulk_mail(ctx: Context) -> list[Finding]:
+    """Messages with a bulk verdict (and no other)."""
+    return _verdict_findings(
+        ctx,
+        "bulk-mail",
+        "bulk",
+        "Bulk mail verdict on",
+        "These messages were classified as bulk (marketing) mail. Listed for context; a "
+        "sudden bulk campaign to many mailboxes can hide phishing.",
+        severity="info",
+    )
+
+
+@rule(id="quarantined", severity="low", summary="Messages held in quarantine")
+def quarantined(ctx: Context) -> list[Finding]:
+    """Messages held in quarantine."""
+    return _verdict_findings(
+        ctx,
+        "quarantined",
+        "quarantined",
+        "Quarantined:",
+        "These messages were held in quarantine. Check whether any were released (a "
+        "released phish is delivered later) and whether users asked for their release.",
+        severity="low",
+    )
+
+
+@rule(
+    id="delivered-despite-high-scl",
+    severity="medium",
+    summary="Messages delivered to an internal inbox although their SCL says spam",
+    thresholds=("high_scl",),
+)
+def delivered_despite_high_scl(ctx: Context) -> list[Finding]:
+    """Messages delivered to an internal inbox although their SCL says spam."""
+    return _verdict_findings(
+        ctx,
+        "delivered-despite-high-scl",
+        "let_through",
+        f"Delivered to the inbox with SCL >= {ctx.thresholds.high_scl}:",
+        "These messages reached internal mailboxes although the spam filter scored them as "
+        "spam, which happens when an allow list, a mail flow rule setting SCL -1 or a "
+        "connector bypasses filtering. Find which rule or allow entry let them through "
+        "and whether the senders are trusted.",
+        severity="medium",
+    )
+
+
+def _verdict_findings(
+    ctx: Context, rule_id: str, flag: str, verb: str, advice: str, severity: str | None
+) -> list[Finding]:
+    """The finding of one verdict kind: the recipients rows whose ``flag`` column is set.
+
+    ``severity`` None (malware, phish): high when a copy was delivered, else medium, and the
+    explanation says how many recipients had it delivered.
+    """
+    frame = ctx.topic(Verdicts).frame
+    if frame.empty:
+        return []
+    selected = frame[frame[flag].to_numpy(dtype=bool)]
+    if selected.empty:
+        return []
+    delivered = selected["delivered"]
+    reached = int(delivered.sum())
+    reached_text = ""
+    if severity is None:
+        severity = "high" if delivered.any() else "medium"
+        if reached:
+            reached_text = (
+                f" {plural(reached, 'recipient')} had it delivered to the mailbox (some perhaps "
+                "moved to quarantine later)."
             )
+    messages = selected["message_key"].nunique()
+    senders = sorted(selected["sender_address"].dropna().str.lower().unique())
+    sender_domains = sorted({s.rsplit("@", 1)[-1] for s in senders if "@" in s})
+    names = sorted(set(selected["malware_name"].dropna())) if flag == "malware" else []
+    title = f"{verb} {plural(messages, 'message')}"
+    title += f" ({listing(names)})" if names else ""
+    title += f" from {listing(sender_domains or senders)}" if senders else ""
+    counts = selected["final_status"].fillna("Unknown").value_counts()
+    outcome = ", ".join(
+        f"{status} {count:,}"
+        for status, count in sorted(counts.items(), key=lambda i: (-i[1], str(i[0])))
+    )
+    shown = ctx.earliest(selected, "first_time_ns")
+    evidence = ctx.pair_event_frame(
+        shown[["message_key", "recipient_address"]],
+        prefer_events=("AGENTINFO",),
+        prefer_statuses=("quarantined", "filteredasspam", "delivered", "failed"),
+        last=False,
+    )
+    details = dict(
+        zip(
+            pair_keys(shown["message_key"], shown["recipient_address"]),
+            _verdict_text(shown),
+            strict=True,
         )
-        evidence["detail"] = pair_keys(evidence["message_key"], evidence["recipient_key"]).map(
-            details
-        )
-        finding = ctx.finding(
-            rule,
-            severity,
-            title,
-            f"{plural(len(selected), 'recipient')} of {plural(messages, 'message')} from "
-            f"{plural(len(senders), 'sender')} ({listing(senders)}); final status: {outcome}."
-            + reached_text
-            + " "
-            + advice,
-            ctx.entities(
-                mailbox=[*senders, *selected["recipient_address"].str.lower().unique()],
-                domain=sender_domains,
-            ),
-            evidence,
-            total=len(selected),
-        )
-        if finding:
-            findings.append(finding)
-    return findings
+    )
+    evidence["detail"] = pair_keys(evidence["message_key"], evidence["recipient_key"]).map(details)
+    finding = ctx.finding(
+        rule_id,
+        severity,
+        title,
+        f"{plural(len(selected), 'recipient')} of {plural(messages, 'message')} from "
+        f"{plural(len(senders), 'sender')} ({listing(senders)}); final status: {outcome}."
+        + reached_text
+        + " "
+        + advice,
+        ctx.entities(
+            mailbox=[*senders, *selected["recipient_address"].str.lower().unique()],
+            domain=sender_domains,
+        ),
+        evidence,
+        total=len(selected),
+    )
+    return [finding] if finding else []
 
 
 def _delivered_pairs(ctx: Context, message_keys) -> np.ndarray:
@@ -304,18 +406,6 @@ def _delivered_pairs(ctx: Context, message_keys) -> np.ndarray:
     return pc.unique(ctx.event_pair_key.filter(mask)).to_numpy(zero_copy_only=False)
 
 
-def _severity(rule: str, delivered: pd.Series) -> str:
-    if rule in ("malware-detected", "phish-detected"):
-        return "high" if delivered.any() else "medium"
-    return {
-        "outbound-spam": "high",
-        "spam-verdict": "low",
-        "bulk-mail": "info",
-        "quarantined": "low",
-        "delivered-despite-high-scl": "medium",
-    }[rule]
-
-
 def _verdict_text(frame: pd.DataFrame) -> pd.Series:
     """``SFV=SPM SCL=9 DI=SQ malware=X; final status Quarantined`` per row (vectorized)."""
     text = pd.Series("", index=frame.index, dtype=object)
@@ -328,4 +418,12 @@ def _verdict_text(frame: pd.DataFrame) -> pd.Series:
     return text + "final status " + frame["final_status"].fillna("Unknown")
 
 
-__all__ = ["threat_verdicts"]
+__all__ = [
+    "bulk_mail",
+    "delivered_despite_high_scl",
+    "malware_detected",
+    "outbound_spam",
+    "phish_detected",
+    "quarantined",
+    "spam_verdict",
+]

@@ -12,7 +12,7 @@ from exports import EXTENDED_COLUMNS
 
 from analyzer.cli import cli
 
-SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 
 
 def extended_row(**values: str) -> list[str]:
