@@ -58,6 +58,7 @@ from analyzer.readers import (
     read_json_batches,
     read_layout,
 )
+from analyzer.schema import DUPLICATE_SCHEMA
 from analyzer.timestamps import check_time_zone, day_order, iso_utc
 
 #: File name endings taken when a folder is searched (a file named explicitly is always read).
@@ -153,76 +154,110 @@ def sha256_of(path: Path) -> str:
 class KeySet:
     """The event keys seen so far, for merging duplicates without holding events in memory.
 
-    Keys are kept as sorted uint64 runs, merged when a run grows as large as the one before
-    it, so a membership test costs a few binary searches.
+    Keys are 128 bits, as (n, 2) uint64 rows (``normalize.event_key_values``). They are kept
+    as runs sorted by their first half, merged when a run grows as large as the one before it,
+    so a membership test costs a few binary searches on plain uint64 (a 128-bit sort would
+    cost ten times more); keys sharing a first half are told apart by the second.
     """
 
     def __init__(self) -> None:
-        self.runs: list[np.ndarray] = []
+        self.runs: list[tuple[np.ndarray, np.ndarray]] = []  # (first halves, second halves)
 
     def __len__(self) -> int:
-        return sum(len(r) for r in self.runs)
+        return sum(len(high) for high, _ in self.runs)
 
     def contains(self, keys: np.ndarray) -> np.ndarray:
         found = np.zeros(len(keys), dtype=bool)
-        for run in self.runs:
-            index = np.searchsorted(run, keys)
-            index[index == len(run)] = 0
-            found |= run[index] == keys if len(run) else False
+        for high, low in self.runs:
+            found |= _members(high, low, keys)
         return found
 
-    def snapshot(self) -> list[np.ndarray]:
+    def snapshot(self) -> list[tuple[np.ndarray, np.ndarray]]:
         """The keys as they are now (runs are never changed in place, only replaced)."""
         return list(self.runs)
 
-    def restore(self, snapshot: list[np.ndarray]) -> None:
+    def restore(self, snapshot: list[tuple[np.ndarray, np.ndarray]]) -> None:
         self.runs = list(snapshot)
 
     def add(self, keys: np.ndarray) -> None:
         """Add keys that are not in the set yet (the caller checked with ``contains``)."""
         run = _distinct_sorted(keys)
-        while self.runs and len(self.runs[-1]) <= 2 * len(run):
-            # two sorted runs with no key in common: a stable sort merges them in one pass
-            run = np.concatenate([self.runs.pop(), run])
-            run.sort(kind="stable")
-        self.runs.append(run)
+        while self.runs and len(self.runs[-1][0]) <= 2 * len(run):
+            run = _distinct_sorted(np.concatenate([np.column_stack(self.runs.pop()), run]))
+        self.runs.append((np.ascontiguousarray(run[:, 0]), np.ascontiguousarray(run[:, 1])))
+
+
+def _members(high: np.ndarray, low: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Which ``keys`` are in one run (``high`` sorted, ``low`` alongside)."""
+    found = np.zeros(len(keys), dtype=bool)
+    if len(high) == 0 or len(keys) == 0:
+        return found
+    position = np.searchsorted(high, keys[:, 0])
+    query = np.arange(len(keys))
+    # one pass decides nearly every key; another runs only while first halves tie
+    while len(query):
+        inside = position < len(high)
+        query, position = query[inside], position[inside]
+        same = high[position] == keys[query, 0]
+        query, position = query[same], position[same]
+        hit = low[position] == keys[query, 1]
+        found[query[hit]] = True
+        query, position = query[~hit], position[~hit] + 1
+    return found
+
+
+def _key_order(keys: np.ndarray) -> np.ndarray:
+    """A stable order of (n, 2) keys by value: by the first half, and by the second only when
+    first halves tie (they almost never do: sorting one uint64 is much faster)."""
+    order = np.argsort(keys[:, 0], kind="stable")
+    first = keys[order, 0]
+    if len(first) > 1 and (first[1:] == first[:-1]).any():
+        order = np.lexsort((keys[:, 1], keys[:, 0]))
+    return order
 
 
 def _distinct_sorted(keys: np.ndarray) -> np.ndarray:
-    ordered = np.sort(keys, kind="stable")
+    ordered = keys[_key_order(keys)]
     if len(ordered) == 0:
-        return ordered
-    return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))]
+        return ordered.reshape(0, 2)
+    repeated = (ordered[1:] == ordered[:-1]).all(axis=1)
+    return ordered[np.concatenate(([True], ~repeated))]
 
 
 def _first_occurrences(keys: np.ndarray) -> np.ndarray:
     """True where a key appears for the first time in ``keys``."""
-    order = np.argsort(keys, kind="stable")
+    order = _key_order(keys)
     ordered = keys[order]
     first = np.ones(len(keys), dtype=bool)
-    first[order[1:][ordered[1:] == ordered[:-1]]] = False
+    first[order[1:][(ordered[1:] == ordered[:-1]).all(axis=1)]] = False
     return first
 
 
 def key_values(keys: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """Hex event keys (16 digits each, as stored in a case) back to uint64.
+    """Hex event keys (32 digits each, as stored in a case) back to (n, 2) uint64.
 
     The keys lie back to back in the array's text buffer, so it is unhexed in one call.
     """
     if isinstance(keys, pa.ChunkedArray):
         keys = keys.combine_chunks()
     if len(keys) == 0:
-        return np.array([], dtype=np.uint64)
+        return np.zeros((0, 2), dtype=np.uint64)
     keys = keys.cast(pa.string())
     _, offsets_buffer, data_buffer = keys.buffers()
     offsets = np.frombuffer(offsets_buffer, dtype=np.int32)[
         keys.offset : keys.offset + len(keys) + 1
     ]
     start, end = int(offsets[0]), int(offsets[-1])
-    if keys.null_count or end - start != 16 * len(keys):
+    if keys.null_count or end - start != 32 * len(keys):
         raise CaseError("the case's event keys are damaged; ingest the inputs into a new case.")
     text = memoryview(data_buffer)[start:end]
-    return np.frombuffer(binascii.unhexlify(text), dtype=">u8").astype(np.uint64)
+    try:
+        raw = binascii.unhexlify(text)
+    except binascii.Error:
+        raise CaseError(
+            "the case's event keys are damaged; ingest the inputs into a new case."
+        ) from None
+    return np.frombuffer(raw, dtype=">u8").astype(np.uint64).reshape(-1, 2)
 
 
 # ----------------------------------------------------------------------------- one input
@@ -461,7 +496,7 @@ def _normalize_all(
         duplicate = seen.contains(keys) | ~first_in_batch
         seen.add(keys[~duplicate])
         if duplicate.any():
-            dup_table = events.filter(pa.array(duplicate)).select(["event_key", "input_id", "line"])
+            dup_table = events.filter(pa.array(duplicate)).select(DUPLICATE_SCHEMA.names)
             sink.write("duplicates", dup_table)
             record_lines = events.column("line").to_numpy()
             # a row is a duplicate when all its events are
