@@ -20,7 +20,7 @@ import itertools
 import os
 import shutil
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,10 +28,10 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from analyzer import formats
 from analyzer.case import (
+    INTERRUPTED,
     MANIFEST,
     MAX_LISTED_REJECTIONS,
     Case,
@@ -40,6 +40,7 @@ from analyzer.case import (
     RejectedRow,
     is_case_folder,
     open_case,
+    open_for_writing,
     write_manifest,
 )
 from analyzer.encoding import Encoding, detect_encoding
@@ -59,6 +60,7 @@ from analyzer.readers import (
     read_layout,
 )
 from analyzer.schema import DUPLICATE_SCHEMA
+from analyzer.store import LOCK_FILE, PARTIAL_SUFFIX, CaseLock
 from analyzer.timestamps import check_time_zone, day_order, iso_utc
 
 #: File name endings taken when a folder is searched (a file named explicitly is always read).
@@ -586,57 +588,73 @@ def _ingest(
     folder: Path | None,
     options: IngestOptions,
     progress: Progress | None,
+    commit: Callable[[], None] | None = None,
 ) -> list[InputRecord]:
-    """Read ``paths`` into ``case`` (in memory, and into ``folder`` when given)."""
+    """Read ``paths`` into ``case`` (in memory, or into ``folder`` when given).
+
+    Into a folder, each input is committed on its own (its parts are renamed into place, then
+    ``commit`` replaces the manifest): a killed ingest loses only the input it was reading.
+    The caller holds the case lock.
+    """
     seen = _existing_keys(case)
     known = {record.sha256: record for record in case.inputs if record.sha256}
     sizes = {record.size for record in case.inputs}
     hashing = ThreadPoolExecutor(max_workers=1)
     added: list[InputRecord] = []
     next_number = len(case.inputs) + 1
-    for path in discover(paths):
-        input_id = f"in-{next_number:03d}"
-        # The same content can only be in the case already when a file of its size is: then
-        # hash it first; otherwise hash it while it is read (hashlib runs without the GIL).
-        digest: str | Future | None = None
-        if path.is_file():
-            if path.stat().st_size in sizes:
-                digest = sha256_of(path)
-            else:
-                digest = hashing.submit(sha256_of, path)
-        if isinstance(digest, str) and digest in known:
-            added.append(
-                InputRecord(
-                    path=str(path),
-                    size=path.stat().st_size,
-                    sha256=digest,
-                    input_id=known[digest].input_id,
-                    format=known[digest].format,
-                    status="already_in_case",
+    try:
+        for path in discover(paths):
+            input_id = f"in-{next_number:03d}"
+            # The same content can only be in the case already when a file of its size is:
+            # then hash it first; otherwise hash it while it is read (hashlib runs without
+            # the GIL).
+            digest: str | Future | None = None
+            if path.is_file():
+                if path.stat().st_size in sizes:
+                    digest = sha256_of(path)
+                else:
+                    digest = hashing.submit(sha256_of, path)
+            if isinstance(digest, str) and digest in known:
+                added.append(
+                    InputRecord(
+                        path=str(path),
+                        size=path.stat().st_size,
+                        sha256=digest,
+                        input_id=known[digest].input_id,
+                        format=known[digest].format,
+                        status="already_in_case",
+                    )
                 )
-            )
-            continue
-        sink = EventSink(folder, input_id)
-        record = read_input(path, input_id, options, seen, sink, progress, digest)
-        sink.commit(keep=record.error is None)
-        added.append(record)
-        if record.error is not None:
-            case.rejected_inputs = [
-                r
-                for r in case.rejected_inputs
-                if (r.path, r.sha256) != (record.path, record.sha256)
-            ] + [record]
-        if record.error is None:
-            case.inputs.append(record)
-            known[record.sha256] = record
-            sizes.add(record.size)
-            next_number += 1
-            if folder is None:
-                if sink.events:
-                    case.events = pa.concat_tables([case.events, *sink.events])
-                if sink.duplicates:
-                    case.duplicates = pa.concat_tables([case.duplicates, *sink.duplicates])
-    hashing.shutdown()
+                continue
+            sink = EventSink(folder, input_id)
+            try:
+                record = read_input(path, input_id, options, seen, sink, progress, digest)
+            except BaseException:
+                sink.abandon()
+                raise
+            parts = sink.commit(keep=record.error is None)
+            added.append(record)
+            if record.error is not None:
+                case.rejected_inputs = [
+                    r
+                    for r in case.rejected_inputs
+                    if (r.path, r.sha256) != (record.path, record.sha256)
+                ] + [record]
+            else:
+                case.inputs.append(record)
+                case.parts.extend(parts)
+                known[record.sha256] = record
+                sizes.add(record.size)
+                next_number += 1
+                if folder is None:
+                    if sink.events:
+                        case.events = pa.concat_tables([case.events, *sink.events])
+                    if sink.duplicates:
+                        case.duplicates = pa.concat_tables([case.duplicates, *sink.duplicates])
+            if commit is not None:
+                commit()
+    finally:
+        hashing.shutdown()
     return added
 
 
@@ -649,12 +667,15 @@ class IngestResult:
         inputs: every input of the case now (earlier runs included).
         added: the record of each input of this run (ingested, already in the case, rejected).
         events: number of unique events in the case now.
+        warnings: warnings about the whole case found by this run (leftovers of an
+            interrupted ingest, moved aside); they are in the manifest too.
     """
 
     case_dir: Path
     inputs: list[InputRecord]
     added: list[InputRecord]
     events: int
+    warnings: list[str] = dataclasses.field(default_factory=list)
 
 
 def ingest_into_case(
@@ -662,35 +683,67 @@ def ingest_into_case(
     case_dir: str | Path,
     options: IngestOptions | None = None,
     progress: Progress | None = None,
+    wait: bool = False,
+    on_wait: Callable[[int | None], object] | None = None,
 ) -> IngestResult:
     """Ingest exports into a case folder (created if needed; an existing case is added to).
 
+    One process writes a case at a time: the case lock (``analyzer.store.CaseLock``) is held
+    for the whole run. Leftovers of an interrupted ingest are moved to ``interrupted/`` first
+    (``IngestResult.warnings`` says so).
+
+    Args:
+        paths: export files and folders.
+        case_dir: the case folder.
+        options: detection overrides.
+        progress: shown while files are read.
+        wait: when another msgtrace is writing the case, wait for it instead of failing.
+        on_wait: told the other writer's pid before waiting.
+
     Raises:
-        CaseError: ``case_dir`` exists and is not a case folder (and is not empty).
+        CaseError: ``case_dir`` exists and is not a case folder (and is not empty), the case
+            is damaged or of an older format, or it cannot be written.
+        CaseBusyError: another msgtrace is writing the case and ``wait`` is false.
     """
     options = (options or IngestOptions()).checked()
     folder = Path(case_dir)
-    if folder.exists() and not is_case_folder(folder) and any(folder.iterdir()):
+    if folder.exists() and not folder.is_dir():
+        raise CaseError(f"{folder} is a file, not a case folder; choose a new folder name.")
+    # a folder whose first ingest is running or was killed has the lock file but no manifest
+    ours = {LOCK_FILE, "events", "duplicates", INTERRUPTED}
+    if (
+        folder.exists()
+        and not is_case_folder(folder)
+        and any(
+            p.name not in ours and not p.name.endswith(PARTIAL_SUFFIX) for p in folder.iterdir()
+        )
+    ):
         raise CaseError(
             f"{folder} exists and is not a msgtrace case folder; choose a new folder name."
         )
     created = not folder.exists()
-    new_case = not is_case_folder(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    # only the keys of the events already in the case are needed, to merge duplicates
-    case = Case.empty() if new_case else open_case(folder, columns=["event_key"])
-    added = _ingest(paths, case, folder, options, progress)
-    if new_case and not case.inputs:  # nothing loaded: leave no empty case behind
-        if created:
-            shutil.rmtree(folder)
-        return IngestResult(folder, [], added, 0)
-    write_manifest(folder, case)
-    events = sum(
-        pq.read_metadata(folder / "events" / f"{r.input_id}.parquet").num_rows
-        for r in case.inputs
-        if (folder / "events" / f"{r.input_id}.parquet").exists()
-    )
-    return IngestResult(folder, case.inputs, added, events)
+    with CaseLock(folder, wait=wait, on_wait=on_wait):
+        new_case = not is_case_folder(folder)
+        case, found = open_for_writing(folder)
+
+        def commit() -> None:
+            if case.inputs or found or not new_case:  # a new case needs an input first
+                write_manifest(folder, case)
+
+        added = _ingest(paths, case, folder, options, progress, commit)
+        if new_case and not case.inputs and not found:
+            # nothing loaded: leave no empty case behind
+            if created:
+                shutil.rmtree(folder)
+            else:
+                for name in ("events", "duplicates"):
+                    shutil.rmtree(folder / name, ignore_errors=True)
+                (folder / LOCK_FILE).unlink(missing_ok=True)
+            return IngestResult(folder, [], added, 0)
+        commit()  # nothing to do unless only leftovers were found
+    events = sum(part.rows for part in case.parts if part.kind == "events")
+    return IngestResult(folder, case.inputs, added, events, found)
 
 
 def load_sources(
