@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 from analyzer import schema
 from analyzer.arrays import null_if_empty, one_array, per_distinct
 from analyzer.formats import ExportFormat
-from analyzer.timestamps import parse_timestamps
+from analyzer.timestamps import local_time_issues, parse_timestamps
 
 INTEGER_COLUMNS = {"total_bytes": pa.int64(), "recipient_count": pa.int32()}
 #: Most digits a value of each integer type can always hold.
@@ -546,14 +546,21 @@ def to_canonical(
     # Times: every canonical row needs one.
     times = parse_timestamps(raw_time, dayfirst=context.dayfirst, input_tz=context.input_tz)
     bad_time = pc.is_null(times).to_numpy(zero_copy_only=False) & keep
+    # --input-tz: times the zone skips are rejected, times it repeats are warned about
+    zone_issues = local_time_issues(raw_time, context.dayfirst, context.input_tz)
+    time_header = next((headers[p] for p, c in header_map.items() if c == "event_time"), "time")
+    if zone_issues is not None and (warning := zone_issues.warning(time_header, lines)):
+        warnings.append(warning)
     if bad_time.any():
-        header = next((headers[p] for p, c in header_map.items() if c == "event_time"), "time")
+        header = time_header
         raw_values = raw_time.to_pylist()
         for index in np.flatnonzero(bad_time)[:10000]:
             value = raw_values[index]
             reason = (
                 f"no {header} value"
                 if value is None
+                else zone_issues.reason(header, value)
+                if zone_issues is not None and zone_issues.skipped[index]
                 else f"unreadable {header} value {value[:60]!r}"
             )
             rejected.append((int(lines[index]), reason))
