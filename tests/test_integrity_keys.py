@@ -191,9 +191,7 @@ def test_merging_is_exact_when_keys_share_their_first_half():
 def test_many_keys_merge_like_a_python_set():
     rng = np.random.default_rng(3)
     # few distinct first halves, so that ties are everywhere
-    keys = np.column_stack([rng.integers(0, 50, 5000), rng.integers(0, 4, 5000)]).astype(
-        np.uint64
-    )
+    keys = np.column_stack([rng.integers(0, 50, 5000), rng.integers(0, 4, 5000)]).astype(np.uint64)
     seen, reference = KeySet(), set()
     for start in range(0, len(keys), 700):
         batch = keys[start : start + 700]
