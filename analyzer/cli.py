@@ -221,22 +221,43 @@ def _inspect_text(record) -> str:
     help="Case folder to create or add to.",
 )
 @click.option("--strict", is_flag=True, help="Exit with status 1 if any input or row is rejected.")
+@click.option(
+    "--wait",
+    is_flag=True,
+    help="If another msgtrace is writing the case, wait for it to finish (without --wait, "
+    "exit with status 1 at once).",
+)
 @ingest_options
 @_handle_errors
-def ingest(paths: tuple[Path, ...], case_dir: Path, strict: bool, **kwargs: Any) -> None:
+def ingest(
+    paths: tuple[Path, ...], case_dir: Path, strict: bool, wait: bool, **kwargs: Any
+) -> None:
     """Ingest exports into a case folder (canonical events as Parquet + manifest.json).
 
     PATHS may be files or folders (searched recursively). Ingesting into an existing case adds
     to it; a file already in the case is skipped; events seen in two exports are kept once,
-    with both provenances.
+    with both provenances. One msgtrace writes a case at a time; each input is committed as it
+    is done, so an interrupted ingest loses only the input it was reading (run it again).
 
     Example: msgtrace ingest exports/ --case cases/INC-1234
     """
     from analyzer.ingest import ingest_into_case
 
+    def waiting(pid: int | None) -> None:
+        holder = f"pid {pid}" if pid else "pid unknown"
+        click.echo(
+            f"msgtrace: case {case_dir} is being written by another msgtrace ({holder}); "
+            "waiting for it to finish...",
+            err=True,
+        )
+
     kwargs["strict"] = strict
     options = _ingest_options_from(kwargs)
-    result = ingest_into_case(list(paths), case_dir, options, progress=_progress())
+    result = ingest_into_case(
+        list(paths), case_dir, options, progress=_progress(), wait=wait, on_wait=waiting
+    )
+    for warning in result.warnings:
+        click.echo(f"msgtrace: case {case_dir}: warning: {warning}", err=True)
     added = result.added
     _report_problems(added)
     for record in added:
@@ -252,6 +273,64 @@ def ingest(paths: tuple[Path, ...], case_dir: Path, strict: bool, **kwargs: Any)
         raise click.ClickException("nothing could be loaded (see the messages above)")
     click.echo(f"case {case_dir}: {result.events:,} events from {len(result.inputs)} input(s)")
     if strict and any(r.rows_rejected or r.error for r in added):
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("case_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--inputs",
+    "check_inputs",
+    is_flag=True,
+    help="Hash the original exports PATH... (files or folders) again and compare them with "
+    "the sha256 the case recorded: which input is missing, changed, or not in the case.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@_handle_errors
+def verify(case_dir: Path, paths: tuple[Path, ...], check_inputs: bool, as_json: bool) -> None:
+    """Check that a case holds exactly what its manifest says.
+
+    Checks the manifest (shape, case format, unique input ids, rows read = ingested +
+    duplicate + rejected for each input), every part it lists (present, sha256, schema, row
+    count), that each input's events and duplicates agree with its counts, and that no file is
+    left over from an interrupted ingest. With --inputs, the original files are hashed again.
+    Prints one line per problem, naming the file; exits 0 only when everything holds. The
+    result is recorded in CASE/verification.json (the report shows it).
+
+    Example: msgtrace verify cases/INC-1234 --inputs exports/
+    """
+    from analyzer.verify import verify_case
+
+    if paths and not check_inputs:
+        raise click.UsageError(
+            "give --inputs before the original exports: msgtrace verify CASE --inputs PATH..."
+        )
+    if check_inputs and not paths:
+        raise click.UsageError("--inputs needs the original export files or folders after it")
+    result = verify_case(case_dir, list(paths) if check_inputs else None)
+    if as_json:
+        _echo_json(result.to_json())
+    else:
+        for problem in result.problems:
+            click.echo(problem.line())
+        for note in result.notes:
+            click.echo(f"msgtrace: note: {note}", err=True)
+        checked = result.checked
+        if result.ok:
+            what = (
+                f"{checked.get('inputs', 0):,} input(s), {checked.get('parts', 0):,} part(s), "
+                f"{checked.get('events', 0):,} events and {checked.get('duplicates', 0):,} "
+                "duplicate rows"
+            )
+            if "original_files" in checked:
+                what += f"; {checked['original_files']:,} original file(s) hashed again"
+            click.echo(f"case {case_dir}: OK ({what})")
+        else:
+            click.echo(f"case {case_dir}: {len(result.problems):,} problem(s)")
+    if result.record_error:
+        click.echo(f"msgtrace: warning: {result.record_error}", err=True)
+    if not result.ok:
         sys.exit(1)
 
 

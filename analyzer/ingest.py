@@ -20,7 +20,7 @@ import itertools
 import os
 import shutil
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,10 +28,10 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from analyzer import formats
 from analyzer.case import (
+    INTERRUPTED,
     MANIFEST,
     MAX_LISTED_REJECTIONS,
     Case,
@@ -40,6 +40,7 @@ from analyzer.case import (
     RejectedRow,
     is_case_folder,
     open_case,
+    open_for_writing,
     write_manifest,
 )
 from analyzer.encoding import Encoding, detect_encoding
@@ -58,6 +59,8 @@ from analyzer.readers import (
     read_json_batches,
     read_layout,
 )
+from analyzer.schema import DUPLICATE_SCHEMA
+from analyzer.store import LOCK_FILE, PARTIAL_SUFFIX, CaseLock
 from analyzer.timestamps import check_time_zone, day_order, iso_utc
 
 #: File name endings taken when a folder is searched (a file named explicitly is always read).
@@ -153,76 +156,110 @@ def sha256_of(path: Path) -> str:
 class KeySet:
     """The event keys seen so far, for merging duplicates without holding events in memory.
 
-    Keys are kept as sorted uint64 runs, merged when a run grows as large as the one before
-    it, so a membership test costs a few binary searches.
+    Keys are 128 bits, as (n, 2) uint64 rows (``normalize.event_key_values``). They are kept
+    as runs sorted by their first half, merged when a run grows as large as the one before it,
+    so a membership test costs a few binary searches on plain uint64 (a 128-bit sort would
+    cost ten times more); keys sharing a first half are told apart by the second.
     """
 
     def __init__(self) -> None:
-        self.runs: list[np.ndarray] = []
+        self.runs: list[tuple[np.ndarray, np.ndarray]] = []  # (first halves, second halves)
 
     def __len__(self) -> int:
-        return sum(len(r) for r in self.runs)
+        return sum(len(high) for high, _ in self.runs)
 
     def contains(self, keys: np.ndarray) -> np.ndarray:
         found = np.zeros(len(keys), dtype=bool)
-        for run in self.runs:
-            index = np.searchsorted(run, keys)
-            index[index == len(run)] = 0
-            found |= run[index] == keys if len(run) else False
+        for high, low in self.runs:
+            found |= _members(high, low, keys)
         return found
 
-    def snapshot(self) -> list[np.ndarray]:
+    def snapshot(self) -> list[tuple[np.ndarray, np.ndarray]]:
         """The keys as they are now (runs are never changed in place, only replaced)."""
         return list(self.runs)
 
-    def restore(self, snapshot: list[np.ndarray]) -> None:
+    def restore(self, snapshot: list[tuple[np.ndarray, np.ndarray]]) -> None:
         self.runs = list(snapshot)
 
     def add(self, keys: np.ndarray) -> None:
         """Add keys that are not in the set yet (the caller checked with ``contains``)."""
         run = _distinct_sorted(keys)
-        while self.runs and len(self.runs[-1]) <= 2 * len(run):
-            # two sorted runs with no key in common: a stable sort merges them in one pass
-            run = np.concatenate([self.runs.pop(), run])
-            run.sort(kind="stable")
-        self.runs.append(run)
+        while self.runs and len(self.runs[-1][0]) <= 2 * len(run):
+            run = _distinct_sorted(np.concatenate([np.column_stack(self.runs.pop()), run]))
+        self.runs.append((np.ascontiguousarray(run[:, 0]), np.ascontiguousarray(run[:, 1])))
+
+
+def _members(high: np.ndarray, low: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Which ``keys`` are in one run (``high`` sorted, ``low`` alongside)."""
+    found = np.zeros(len(keys), dtype=bool)
+    if len(high) == 0 or len(keys) == 0:
+        return found
+    position = np.searchsorted(high, keys[:, 0])
+    query = np.arange(len(keys))
+    # one pass decides nearly every key; another runs only while first halves tie
+    while len(query):
+        inside = position < len(high)
+        query, position = query[inside], position[inside]
+        same = high[position] == keys[query, 0]
+        query, position = query[same], position[same]
+        hit = low[position] == keys[query, 1]
+        found[query[hit]] = True
+        query, position = query[~hit], position[~hit] + 1
+    return found
+
+
+def _key_order(keys: np.ndarray) -> np.ndarray:
+    """A stable order of (n, 2) keys by value: by the first half, and by the second only when
+    first halves tie (they almost never do: sorting one uint64 is much faster)."""
+    order = np.argsort(keys[:, 0], kind="stable")
+    first = keys[order, 0]
+    if len(first) > 1 and (first[1:] == first[:-1]).any():
+        order = np.lexsort((keys[:, 1], keys[:, 0]))
+    return order
 
 
 def _distinct_sorted(keys: np.ndarray) -> np.ndarray:
-    ordered = np.sort(keys, kind="stable")
+    ordered = keys[_key_order(keys)]
     if len(ordered) == 0:
-        return ordered
-    return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))]
+        return ordered.reshape(0, 2)
+    repeated = (ordered[1:] == ordered[:-1]).all(axis=1)
+    return ordered[np.concatenate(([True], ~repeated))]
 
 
 def _first_occurrences(keys: np.ndarray) -> np.ndarray:
     """True where a key appears for the first time in ``keys``."""
-    order = np.argsort(keys, kind="stable")
+    order = _key_order(keys)
     ordered = keys[order]
     first = np.ones(len(keys), dtype=bool)
-    first[order[1:][ordered[1:] == ordered[:-1]]] = False
+    first[order[1:][(ordered[1:] == ordered[:-1]).all(axis=1)]] = False
     return first
 
 
 def key_values(keys: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """Hex event keys (16 digits each, as stored in a case) back to uint64.
+    """Hex event keys (32 digits each, as stored in a case) back to (n, 2) uint64.
 
     The keys lie back to back in the array's text buffer, so it is unhexed in one call.
     """
     if isinstance(keys, pa.ChunkedArray):
         keys = keys.combine_chunks()
     if len(keys) == 0:
-        return np.array([], dtype=np.uint64)
+        return np.zeros((0, 2), dtype=np.uint64)
     keys = keys.cast(pa.string())
     _, offsets_buffer, data_buffer = keys.buffers()
     offsets = np.frombuffer(offsets_buffer, dtype=np.int32)[
         keys.offset : keys.offset + len(keys) + 1
     ]
     start, end = int(offsets[0]), int(offsets[-1])
-    if keys.null_count or end - start != 16 * len(keys):
+    if keys.null_count or end - start != 32 * len(keys):
         raise CaseError("the case's event keys are damaged; ingest the inputs into a new case.")
     text = memoryview(data_buffer)[start:end]
-    return np.frombuffer(binascii.unhexlify(text), dtype=">u8").astype(np.uint64)
+    try:
+        raw = binascii.unhexlify(text)
+    except binascii.Error:
+        raise CaseError(
+            "the case's event keys are damaged; ingest the inputs into a new case."
+        ) from None
+    return np.frombuffer(raw, dtype=">u8").astype(np.uint64).reshape(-1, 2)
 
 
 # ----------------------------------------------------------------------------- one input
@@ -461,7 +498,7 @@ def _normalize_all(
         duplicate = seen.contains(keys) | ~first_in_batch
         seen.add(keys[~duplicate])
         if duplicate.any():
-            dup_table = events.filter(pa.array(duplicate)).select(["event_key", "input_id", "line"])
+            dup_table = events.filter(pa.array(duplicate)).select(DUPLICATE_SCHEMA.names)
             sink.write("duplicates", dup_table)
             record_lines = events.column("line").to_numpy()
             # a row is a duplicate when all its events are
@@ -551,57 +588,73 @@ def _ingest(
     folder: Path | None,
     options: IngestOptions,
     progress: Progress | None,
+    commit: Callable[[], None] | None = None,
 ) -> list[InputRecord]:
-    """Read ``paths`` into ``case`` (in memory, and into ``folder`` when given)."""
+    """Read ``paths`` into ``case`` (in memory, or into ``folder`` when given).
+
+    Into a folder, each input is committed on its own (its parts are renamed into place, then
+    ``commit`` replaces the manifest): a killed ingest loses only the input it was reading.
+    The caller holds the case lock.
+    """
     seen = _existing_keys(case)
     known = {record.sha256: record for record in case.inputs if record.sha256}
     sizes = {record.size for record in case.inputs}
     hashing = ThreadPoolExecutor(max_workers=1)
     added: list[InputRecord] = []
     next_number = len(case.inputs) + 1
-    for path in discover(paths):
-        input_id = f"in-{next_number:03d}"
-        # The same content can only be in the case already when a file of its size is: then
-        # hash it first; otherwise hash it while it is read (hashlib runs without the GIL).
-        digest: str | Future | None = None
-        if path.is_file():
-            if path.stat().st_size in sizes:
-                digest = sha256_of(path)
-            else:
-                digest = hashing.submit(sha256_of, path)
-        if isinstance(digest, str) and digest in known:
-            added.append(
-                InputRecord(
-                    path=str(path),
-                    size=path.stat().st_size,
-                    sha256=digest,
-                    input_id=known[digest].input_id,
-                    format=known[digest].format,
-                    status="already_in_case",
+    try:
+        for path in discover(paths):
+            input_id = f"in-{next_number:03d}"
+            # The same content can only be in the case already when a file of its size is:
+            # then hash it first; otherwise hash it while it is read (hashlib runs without
+            # the GIL).
+            digest: str | Future | None = None
+            if path.is_file():
+                if path.stat().st_size in sizes:
+                    digest = sha256_of(path)
+                else:
+                    digest = hashing.submit(sha256_of, path)
+            if isinstance(digest, str) and digest in known:
+                added.append(
+                    InputRecord(
+                        path=str(path),
+                        size=path.stat().st_size,
+                        sha256=digest,
+                        input_id=known[digest].input_id,
+                        format=known[digest].format,
+                        status="already_in_case",
+                    )
                 )
-            )
-            continue
-        sink = EventSink(folder, input_id)
-        record = read_input(path, input_id, options, seen, sink, progress, digest)
-        sink.commit(keep=record.error is None)
-        added.append(record)
-        if record.error is not None:
-            case.rejected_inputs = [
-                r
-                for r in case.rejected_inputs
-                if (r.path, r.sha256) != (record.path, record.sha256)
-            ] + [record]
-        if record.error is None:
-            case.inputs.append(record)
-            known[record.sha256] = record
-            sizes.add(record.size)
-            next_number += 1
-            if folder is None:
-                if sink.events:
-                    case.events = pa.concat_tables([case.events, *sink.events])
-                if sink.duplicates:
-                    case.duplicates = pa.concat_tables([case.duplicates, *sink.duplicates])
-    hashing.shutdown()
+                continue
+            sink = EventSink(folder, input_id)
+            try:
+                record = read_input(path, input_id, options, seen, sink, progress, digest)
+            except BaseException:
+                sink.abandon()
+                raise
+            parts = sink.commit(keep=record.error is None)
+            added.append(record)
+            if record.error is not None:
+                case.rejected_inputs = [
+                    r
+                    for r in case.rejected_inputs
+                    if (r.path, r.sha256) != (record.path, record.sha256)
+                ] + [record]
+            else:
+                case.inputs.append(record)
+                case.parts.extend(parts)
+                known[record.sha256] = record
+                sizes.add(record.size)
+                next_number += 1
+                if folder is None:
+                    if sink.events:
+                        case.events = pa.concat_tables([case.events, *sink.events])
+                    if sink.duplicates:
+                        case.duplicates = pa.concat_tables([case.duplicates, *sink.duplicates])
+            if commit is not None:
+                commit()
+    finally:
+        hashing.shutdown()
     return added
 
 
@@ -614,12 +667,15 @@ class IngestResult:
         inputs: every input of the case now (earlier runs included).
         added: the record of each input of this run (ingested, already in the case, rejected).
         events: number of unique events in the case now.
+        warnings: warnings about the whole case found by this run (leftovers of an
+            interrupted ingest, moved aside); they are in the manifest too.
     """
 
     case_dir: Path
     inputs: list[InputRecord]
     added: list[InputRecord]
     events: int
+    warnings: list[str] = dataclasses.field(default_factory=list)
 
 
 def ingest_into_case(
@@ -627,35 +683,67 @@ def ingest_into_case(
     case_dir: str | Path,
     options: IngestOptions | None = None,
     progress: Progress | None = None,
+    wait: bool = False,
+    on_wait: Callable[[int | None], object] | None = None,
 ) -> IngestResult:
     """Ingest exports into a case folder (created if needed; an existing case is added to).
 
+    One process writes a case at a time: the case lock (``analyzer.store.CaseLock``) is held
+    for the whole run. Leftovers of an interrupted ingest are moved to ``interrupted/`` first
+    (``IngestResult.warnings`` says so).
+
+    Args:
+        paths: export files and folders.
+        case_dir: the case folder.
+        options: detection overrides.
+        progress: shown while files are read.
+        wait: when another msgtrace is writing the case, wait for it instead of failing.
+        on_wait: told the other writer's pid before waiting.
+
     Raises:
-        CaseError: ``case_dir`` exists and is not a case folder (and is not empty).
+        CaseError: ``case_dir`` exists and is not a case folder (and is not empty), the case
+            is damaged or of an older format, or it cannot be written.
+        CaseBusyError: another msgtrace is writing the case and ``wait`` is false.
     """
     options = (options or IngestOptions()).checked()
     folder = Path(case_dir)
-    if folder.exists() and not is_case_folder(folder) and any(folder.iterdir()):
+    if folder.exists() and not folder.is_dir():
+        raise CaseError(f"{folder} is a file, not a case folder; choose a new folder name.")
+    # a folder whose first ingest is running or was killed has the lock file but no manifest
+    ours = {LOCK_FILE, "events", "duplicates", INTERRUPTED}
+    if (
+        folder.exists()
+        and not is_case_folder(folder)
+        and any(
+            p.name not in ours and not p.name.endswith(PARTIAL_SUFFIX) for p in folder.iterdir()
+        )
+    ):
         raise CaseError(
             f"{folder} exists and is not a msgtrace case folder; choose a new folder name."
         )
     created = not folder.exists()
-    new_case = not is_case_folder(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    # only the keys of the events already in the case are needed, to merge duplicates
-    case = Case.empty() if new_case else open_case(folder, columns=["event_key"])
-    added = _ingest(paths, case, folder, options, progress)
-    if new_case and not case.inputs:  # nothing loaded: leave no empty case behind
-        if created:
-            shutil.rmtree(folder)
-        return IngestResult(folder, [], added, 0)
-    write_manifest(folder, case)
-    events = sum(
-        pq.read_metadata(folder / "events" / f"{r.input_id}.parquet").num_rows
-        for r in case.inputs
-        if (folder / "events" / f"{r.input_id}.parquet").exists()
-    )
-    return IngestResult(folder, case.inputs, added, events)
+    with CaseLock(folder, wait=wait, on_wait=on_wait):
+        new_case = not is_case_folder(folder)
+        case, found = open_for_writing(folder)
+
+        def commit() -> None:
+            if case.inputs or found or not new_case:  # a new case needs an input first
+                write_manifest(folder, case)
+
+        added = _ingest(paths, case, folder, options, progress, commit)
+        if new_case and not case.inputs and not found:
+            # nothing loaded: leave no empty case behind
+            if created:
+                shutil.rmtree(folder)
+            else:
+                for name in ("events", "duplicates"):
+                    shutil.rmtree(folder / name, ignore_errors=True)
+                (folder / LOCK_FILE).unlink(missing_ok=True)
+            return IngestResult(folder, [], added, 0)
+        commit()  # nothing to do unless only leftovers were found
+    events = sum(part.rows for part in case.parts if part.kind == "events")
+    return IngestResult(folder, case.inputs, added, events, found)
 
 
 def load_sources(

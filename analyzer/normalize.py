@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 from analyzer import schema
 from analyzer.arrays import null_if_empty, one_array, per_distinct
 from analyzer.formats import ExportFormat
-from analyzer.timestamps import parse_timestamps
+from analyzer.timestamps import local_time_issues, parse_timestamps
 
 INTEGER_COLUMNS = {"total_bytes": pa.int64(), "recipient_count": pa.int32()}
 #: Most digits a value of each integer type can always hold.
@@ -57,7 +57,7 @@ class Batch:
     events: pa.Table
     rejected: list[tuple[int, str]] = field(default_factory=list)  # (line, reason)
     warnings: list[str] = field(default_factory=list)
-    keys: np.ndarray | None = None  # event_key of each event as uint64 (for merging)
+    keys: np.ndarray | None = None  # event_key of each event, (n, 2) uint64 (merging)
 
 
 def _extras(named_columns: list[tuple[str, pa.Array]], n: int) -> pa.Array:
@@ -361,55 +361,66 @@ def _status_rules(spec: ExportFormat, columns: dict[str, pa.Array], n: int) -> p
     return result
 
 
-#: Free-text columns that enter an event's key by their length only. The rest of the key
-#: (time to 100 ns, event id, source, recipient, status, message ids, hosts...) already tells
-#: events apart; these make most of an export's bytes.
-LONG_TEXT = {
-    "custom_data",
-    "message_info",
-    "source_context",
-    "message_subject",
-    "event_data",
-    "event_detail",
-}
+#: The SipHash-2-4 keys of the two 64-bit halves of an event key (pandas' ``hash_array`` is
+#: SipHash-2-4; fixed keys give an event the same key in every run and every case).
+KEY_HASH_KEYS = ("msgtrace-event/1", "msgtrace-event/2")
+#: Each half starts from its own seed and mixes numbers with its own constant.
+_SEEDS = (0x243F6A8885A308D3, 0x13198A2E03707344)
+_NUMBER_CONSTANTS = (0x9E3779B97F4A7C15, 0xD1B54A32D192ED03)
+#: Null hashes alike everywhere, and unlike any string (even the empty one) or number.
+_NULL_HASHES = (np.uint64(0x6A09E667F3BCC908), np.uint64(0xBB67AE8584CAA73B))
 
 
 def event_keys(table: pa.Table) -> pa.Array:
-    """Content hash of each event as 16 hex digits (see ``event_key_values``)."""
+    """Content hash of each event as 32 hex digits (see ``event_key_values``)."""
     return hex_strings(event_key_values(table))
 
 
 def event_key_values(table: pa.Table) -> np.ndarray:
-    """Content hash of each event over ``schema.KEY_COLUMNS``, as uint64.
+    """Content hash of each event over ``schema.KEY_COLUMNS``: 128 bits, as (n, 2) uint64.
 
-    Two rows with the same key are the same event seen twice (overlapping exports). The long
-    free-text columns (``LONG_TEXT``) count by their length. Each distinct value of a column
-    is hashed once (columns repeat a lot: hosts, statuses, ids of a message), and the values'
-    hashes are mixed per row with numpy, so no per-row Python object is made.
+    Two rows with the same key are the same event seen twice (overlapping exports). Every
+    content column counts in full, long text too (subject, custom_data, message_info,
+    source_context, detail, data): two events that differ in one character of one column
+    have different keys. Extras and provenance do not count (the duplicates part keeps a
+    duplicate's extras). Each half is its own 64-bit hash of the whole row: every distinct
+    string of a column is hashed once with SipHash-2-4 under that half's key (columns repeat
+    a lot: hosts, statuses, ids of a message), numbers are mixed with splitmix64, and the
+    column values are folded into the row per column with numpy, so no per-row Python object
+    is made. Accidental collisions are about as likely as 2^-128 per pair; it is not meant
+    as a cryptographic commitment (``msgtrace verify`` checks the files' sha256 for that).
     """
     n = table.num_rows
-    row_hash = np.full(n, 0x243F6A8885A308D3, dtype=np.uint64)
+    halves = np.empty((2, n), dtype=np.uint64)
+    for half, seed in enumerate(_SEEDS):
+        halves[half] = seed
     if n == 0:
-        return row_hash
+        return np.ascontiguousarray(halves.T)
     scratch = np.empty(n, dtype=np.uint64)
+    taken = np.empty(n, dtype=np.uint64)
     for position, name in enumerate(schema.KEY_COLUMNS):
-        if name == "custom_data_fields":  # derived from custom_data
+        if name == "custom_data_fields":  # derived from custom_data and event_id
             continue
         column = one_array(table.column(name))
-        if name in LONG_TEXT:
-            column = pc.utf8_length(column)
         with np.errstate(over="ignore"):
-            salt = np.uint64(position) * np.uint64(0x9E3779B97F4A7C15)
+            salt = np.uint64(position + 1) * np.uint64(0x9E3779B97F4A7C15)
         if column.null_count == n:  # a column the export does not have: one value
             with np.errstate(over="ignore"):
-                row_hash ^= _NULL_HASH + salt
+                for half in (0, 1):
+                    halves[half] ^= _NULL_HASHES[half] + salt
         else:
-            row_hash ^= _value_hashes(column, salt)
-        _mix_in_place(row_hash, scratch)
-    return row_hash
-
-
-_NULL_HASH = np.uint64(0x6A09E667F3BCC908)
+            distinct, index = _value_hashes(column)
+            for half in (0, 1):
+                with np.errstate(over="ignore"):
+                    values = distinct[half] + salt
+                if index is None:
+                    halves[half] ^= values
+                else:
+                    np.take(values, index, out=taken)
+                    halves[half] ^= taken
+        for half in (0, 1):
+            _mix_in_place(halves[half], scratch)
+    return np.ascontiguousarray(halves.T)
 
 
 def _mix_in_place(values: np.ndarray, scratch: np.ndarray) -> None:
@@ -424,40 +435,50 @@ def _mix_in_place(values: np.ndarray, scratch: np.ndarray) -> None:
     values ^= scratch
 
 
-def _value_hashes(column: pa.Array | pa.ChunkedArray, salt: np.uint64) -> np.ndarray:
-    """A 64-bit hash of each value plus ``salt`` (nulls hash alike), the same for the same value
-    anywhere."""
+def _value_hashes(column: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray | None]:
+    """Both 64-bit hashes of each value, the same for the same value anywhere.
+
+    Returns:
+        (hashes, index): ``hashes`` is (2, d) uint64; row r's hashes are column ``index[r]``
+        (strings: one column per distinct value), or column r when ``index`` is None.
+    """
     column = one_array(column)
     if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
         # null is a value of the dictionary here, so the rows need no mask of their own
         encoded = pc.dictionary_encode(column, null_encoding="encode")
         dictionary = encoded.dictionary
-        distinct = pd.util.hash_array(
-            pc.fill_null(dictionary, "").to_numpy(zero_copy_only=False), categorize=False
-        )
+        text = pc.fill_null(dictionary, "").to_numpy(zero_copy_only=False)
+        hashes = np.empty((2, len(dictionary)), dtype=np.uint64)
+        for half, key in enumerate(KEY_HASH_KEYS):
+            # SipHash-2-4 of the value's UTF-8 bytes, all of them
+            hashes[half] = pd.util.hash_array(text, hash_key=key, categorize=False)
         if dictionary.null_count:
-            distinct[pc.is_null(dictionary).to_numpy(zero_copy_only=False)] = _NULL_HASH
-        with np.errstate(over="ignore"):
-            distinct += salt
-        return distinct[encoded.indices.to_numpy(zero_copy_only=False)]
+            null = pc.is_null(dictionary).to_numpy(zero_copy_only=False)
+            for half in (0, 1):
+                hashes[half][null] = _NULL_HASHES[half]
+        return hashes, encoded.indices.to_numpy(zero_copy_only=False)
     if pa.types.is_timestamp(column.type):
         column = pc.cast(column, pa.int64())
     numbers = pc.cast(column, pa.int64())
     if numbers.null_count:
         numbers = pc.fill_null(numbers, 0)
-    hashes = numbers.to_numpy(zero_copy_only=False).view(np.uint64) + np.uint64(0x9E3779B97F4A7C15)
-    _mix_in_place(hashes, np.empty_like(hashes))
-    if column.null_count:
-        hashes[~pc.is_valid(column).to_numpy(zero_copy_only=False)] = _NULL_HASH
-    with np.errstate(over="ignore"):
-        hashes += salt
-    return hashes
+    bits = numbers.to_numpy(zero_copy_only=False).view(np.uint64)
+    hashes = np.empty((2, len(bits)), dtype=np.uint64)
+    scratch = np.empty(len(bits), dtype=np.uint64)
+    null = ~pc.is_valid(column).to_numpy(zero_copy_only=False) if column.null_count else None
+    for half, constant in enumerate(_NUMBER_CONSTANTS):
+        hashes[half] = bits + np.uint64(constant)
+        _mix_in_place(hashes[half], scratch)
+        if null is not None:
+            hashes[half][null] = _NULL_HASHES[half]
+    return hashes, None
 
 
 def hex_strings(values: np.ndarray) -> pa.Array:
-    """uint64 values as 16-digit lower-case hex strings, without a per-value Python call."""
+    """(n, 2) uint64 event keys as 32-digit lower-case hex strings, without a per-value call."""
+    values = np.ascontiguousarray(values, dtype=np.uint64).reshape(-1, 2)
     text = values.astype(">u8").tobytes().hex().encode("ascii")
-    offsets = pa.py_buffer(np.arange(0, 16 * len(values) + 1, 16, dtype=np.int32).tobytes())
+    offsets = pa.py_buffer(np.arange(0, 32 * len(values) + 1, 32, dtype=np.int32).tobytes())
     return pa.StringArray.from_buffers(len(values), offsets, pa.py_buffer(text))
 
 
@@ -525,14 +546,21 @@ def to_canonical(
     # Times: every canonical row needs one.
     times = parse_timestamps(raw_time, dayfirst=context.dayfirst, input_tz=context.input_tz)
     bad_time = pc.is_null(times).to_numpy(zero_copy_only=False) & keep
+    # --input-tz: times the zone skips are rejected, times it repeats are warned about
+    zone_issues = local_time_issues(raw_time, context.dayfirst, context.input_tz)
+    time_header = next((headers[p] for p, c in header_map.items() if c == "event_time"), "time")
+    if zone_issues is not None and (warning := zone_issues.warning(time_header, lines)):
+        warnings.append(warning)
     if bad_time.any():
-        header = next((headers[p] for p, c in header_map.items() if c == "event_time"), "time")
+        header = time_header
         raw_values = raw_time.to_pylist()
         for index in np.flatnonzero(bad_time)[:10000]:
             value = raw_values[index]
             reason = (
                 f"no {header} value"
                 if value is None
+                else zone_issues.reason(header, value)
+                if zone_issues is not None and zone_issues.skipped[index]
                 else f"unreadable {header} value {value[:60]!r}"
             )
             rejected.append((int(lines[index]), reason))

@@ -141,8 +141,10 @@ COLUMNS: tuple[Column, ...] = (
     Column(
         "event_key",
         pa.string(),
-        "Content hash of the event (all columns but provenance and extras): two rows with "
-        "the same key are the same event seen twice and are merged once.",
+        "Content hash of the event: 128 bits (32 hex digits) over every column but "
+        "provenance and extras, long text in full. Two rows with the same key are the same "
+        "event seen twice and are merged once; the duplicate's provenance and extras are kept "
+        "in the case's duplicates.",
     ),
 )
 
@@ -156,13 +158,16 @@ KEY_COLUMNS: tuple[str, ...] = tuple(
     c.name for c in COLUMNS if c.name not in PROVENANCE_COLUMNS and c.name != "extras"
 )
 
-#: Rows that were merged into an event already in the case: the event they duplicate and
-#: where the duplicate stood.
+#: Rows that were merged into an event already in the case: the event they duplicate, where
+#: the duplicate stood, and its extras. The event key covers every other content column in
+#: full, so extras are the one part of a duplicate row that can differ from the kept event
+#: (two exports of one event with different unmapped columns): keeping them loses nothing.
 DUPLICATE_SCHEMA = pa.schema(
     [
         pa.field("event_key", pa.string()),
         pa.field("input_id", pa.string()),
         pa.field("line", pa.int64()),
+        pa.field("extras", STRING_MAP),
     ]
 )
 

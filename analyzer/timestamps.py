@@ -10,7 +10,10 @@ Two families are read:
   or the month comes first is decided per column: one value with a first number above 12
   means day-first, one with a second number above 12 means month-first; when no value decides,
   month-first is assumed with a warning unless the user said ``--dayfirst``/``--monthfirst``.
-  These carry no zone: they are read in ``--input-tz`` (UTC unless told otherwise).
+  These carry no zone: they are read in ``--input-tz`` (UTC unless told otherwise). A time
+  the zone skips when its clocks go forward is rejected (it never happened there); a time it
+  repeats when they go back is read as the first occurrence, with a warning
+  (``local_time_issues``).
 
 Unparseable values become null; the caller rejects those rows with the value in the reason.
 
@@ -118,11 +121,20 @@ def _int_field(parts: pa.StructArray, name: str, default: int = 0) -> np.ndarray
 
 
 def _parse_locale(values: pa.Array, dayfirst: bool, input_tz: str) -> pa.Array:
-    """Locale date strings to timestamp[ns, UTC]; invalid values become null."""
+    """Locale date strings to timestamp[ns, UTC]; invalid values become null, and so do
+    times that do not exist in ``input_tz`` (see ``local_time_issues``)."""
+    naive = _locale_naive(values, dayfirst)
+    if input_tz.upper() == "UTC" or naive.null_count == len(naive):
+        return naive.cast(TIMESTAMP)
+    return _localize(naive, input_tz)[0]
+
+
+def _locale_naive(values: pa.Array, dayfirst: bool) -> pa.Array:
+    """Locale date strings to wall-clock times (naive timestamp[ns]); others become null."""
     parts = pc.extract_regex(values, LOCALE_PATTERN)
     matched = pc.is_valid(parts).to_numpy(zero_copy_only=False)
     if not matched.any():
-        return pa.nulls(len(values), TIMESTAMP)
+        return pa.nulls(len(values), pa.timestamp("ns"))
     first = _int_field(parts, "first")
     second = _int_field(parts, "second")
     day, month = (first, second) if dayfirst else (second, first)
@@ -163,13 +175,96 @@ def _parse_locale(values: pa.Array, dayfirst: bool, input_tz: str) -> pa.Array:
         + (hour * 3600 + minute * 60 + np.minimum(seconds, 59)).astype("timedelta64[s]")
         + fraction.astype("timedelta64[ns]")
     )
-    naive = pa.array(stamps.astype("int64"), pa.int64(), mask=~ok).cast(pa.timestamp("ns"))
-    if input_tz.upper() == "UTC":
-        return naive.cast(TIMESTAMP)
-    local = pc.assume_timezone(
-        naive, timezone=input_tz, ambiguous="earliest", nonexistent="earliest"
+    return pa.array(stamps.astype("int64"), pa.int64(), mask=~ok).cast(pa.timestamp("ns"))
+
+
+def _localize(naive: pa.Array, zone: str) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+    """Wall-clock times of ``zone`` to UTC.
+
+    Returns:
+        (times, skipped, ambiguous): ``times`` in timestamp[ns, UTC], null where the wall time
+        does not exist (``skipped``: in the gap when the clocks go forward); an ``ambiguous``
+        wall time (in the hour repeated when the clocks go back) is read as its first
+        occurrence, the one before the clocks went back.
+    """
+    earliest = pc.assume_timezone(
+        naive, timezone=zone, ambiguous="earliest", nonexistent="earliest"
     )
-    return local.cast(TIMESTAMP)
+    latest = pc.assume_timezone(naive, timezone=zone, ambiguous="latest", nonexistent="latest")
+    # Arrow maps a skipped wall time to the instant before the gap: it does not come back
+    skipped = pc.fill_null(pc.not_equal(pc.local_timestamp(earliest), naive), False)
+    skipped_mask = skipped.to_numpy(zero_copy_only=False)
+    differ = pc.fill_null(pc.not_equal(earliest, latest), False).to_numpy(zero_copy_only=False)
+    times = pc.if_else(skipped, pa.scalar(None, earliest.type), earliest).cast(TIMESTAMP)
+    return times, skipped_mask, differ & ~skipped_mask
+
+
+#: Lines named in a warning about ambiguous local times (all are counted).
+MAX_NAMED_LINES = 10
+
+
+@dataclass(frozen=True)
+class LocalTimeIssues:
+    """Locale times that ``--input-tz`` cannot read as one instant.
+
+    A wall time in the gap when the clocks go forward never happened in the zone: it is
+    rejected (``parse_timestamps`` gives null), never moved to a time it does not say. A wall
+    time in the hour repeated when the clocks go back happened twice: it is read as the
+    first occurrence (before the clocks went back), with a warning naming its lines.
+
+    Attributes:
+        zone: the ``--input-tz`` zone.
+        skipped: per value, the wall time does not exist in the zone.
+        ambiguous: per value, the wall time happens twice in the zone.
+    """
+
+    zone: str
+    skipped: np.ndarray
+    ambiguous: np.ndarray
+
+    def reason(self, header: str, value: str) -> str:
+        """Why a value in ``skipped`` was rejected."""
+        return (
+            f"{header} value {value[:60]!r} does not exist in {self.zone}: it falls in the "
+            "gap the clocks skip when they go forward. The export's times are probably not "
+            f"{self.zone} times: check --input-tz"
+        )
+
+    def warning(self, header: str, lines: np.ndarray) -> str | None:
+        """The warning about the ambiguous values, given each value's line (None if none)."""
+        at = lines[self.ambiguous]
+        if len(at) == 0:
+            return None
+        named = ", ".join(str(int(line)) for line in at[:MAX_NAMED_LINES])
+        more = f" and {len(at) - MAX_NAMED_LINES:,} more" if len(at) > MAX_NAMED_LINES else ""
+        return (
+            f"{len(at):,} {header} value(s) fall in the hour {self.zone} repeats when the "
+            f"clocks go back (line(s) {named}{more}), so each could be either of two times; "
+            "read as the first, before the clocks went back. Check them against an export "
+            "with UTC times"
+        )
+
+
+def local_time_issues(
+    values: pa.Array | pa.ChunkedArray, dayfirst: bool = False, input_tz: str = "UTC"
+) -> LocalTimeIssues | None:
+    """Which locale times of ``values`` do not exist, or exist twice, in ``input_tz``.
+
+    Returns:
+        None when there are none (always for UTC, and for ISO times, which carry their zone
+        or are UTC).
+    """
+    if input_tz.upper() == "UTC":
+        return None
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    naive = _locale_naive(pc.utf8_trim_whitespace(values.cast(pa.string())), dayfirst)
+    if naive.null_count == len(naive):
+        return None
+    _, skipped, ambiguous = _localize(naive, input_tz)
+    if not skipped.any() and not ambiguous.any():
+        return None
+    return LocalTimeIssues(input_tz, skipped, ambiguous)
 
 
 def parse_timestamps(values: pa.Array, dayfirst: bool = False, input_tz: str = "UTC") -> pa.Array:

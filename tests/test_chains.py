@@ -710,7 +710,7 @@ def test_message_chain_lists_where_else_an_event_was_seen():
     rows = [event("RECEIVE", "bob@contoso.com", 0, line=12, event_key="k1")]
     case = make_case(rows, {"ext": "exports/a.csv", "ext2": "exports/b.csv"})
     case.duplicates = pa.table(
-        {"event_key": ["k1"], "input_id": ["ext2"], "line": [40]},
+        {"event_key": ["k1"], "input_id": ["ext2"], "line": [40], "extras": [[]]},
         schema=schema.DUPLICATE_SCHEMA,
     )
     data = message_chain(build_chains(case), case, "n1")

@@ -519,7 +519,7 @@ def test_an_overlapping_export_is_merged_once_keeping_both_provenances(tmp_path,
     shared = case.events.filter(pc.is_in(case.events["network_message_id"], pa.array(["n3", "n4"])))
     assert shared.column("input_id").to_pylist() == ["in-001", "in-001"]
     assert case.duplicates.to_pylist() == [
-        {"event_key": key, "input_id": "in-002", "line": line}
+        {"event_key": key, "input_id": "in-002", "line": line, "extras": []}
         for key, line in zip(shared.column("event_key").to_pylist(), [2, 3], strict=True)
     ]
     assert [(r.rows_ingested, r.rows_duplicate) for r in case.inputs] == [(5, 0), (3, 2)]

@@ -346,7 +346,7 @@ def test_the_same_event_has_the_same_key_whatever_file_or_line_it_came_from(tmp_
     assert len(set(keys_first)) == 2
     assert keys_second[1] == keys_first[0]  # same event, other file and line
     assert keys_second[0] not in keys_first  # one column differs
-    assert all(len(k) == 16 for k in keys_first)
+    assert all(len(k) == 32 for k in keys_first)  # 128 bits
 
 
 def test_empty_items_of_recipient_lists_make_no_phantom_rows(tmp_path):

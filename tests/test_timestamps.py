@@ -12,7 +12,13 @@ import analyzer.ingest as ingest_module
 import analyzer.readers as readers_module
 from analyzer.errors import OptionError
 from analyzer.ingest import IngestOptions, load_sources
-from analyzer.timestamps import check_time_zone, day_order, iso_utc, parse_timestamps
+from analyzer.timestamps import (
+    check_time_zone,
+    day_order,
+    iso_utc,
+    local_time_issues,
+    parse_timestamps,
+)
 
 
 def utc(text: str) -> pd.Timestamp:
@@ -257,3 +263,69 @@ def test_bad_times_are_rejected_with_their_line_and_value(tmp_path):
         "2022-09-19T15:02:29.3390123Z",
         "2022-09-19T15:02:29.9999999Z",
     )
+
+
+# ---------------------------------------------------------------- --input-tz and daylight saving
+
+
+@pytest.mark.parametrize(
+    ("zone", "skipped", "repeated", "first_of_repeated"),
+    [
+        # Paris: 27 March 2022 02:00 -> 03:00; 30 October 2022 03:00 -> 02:00
+        ("Europe/Paris", "3/27/2022 2:30:00 AM", "10/30/2022 2:30:00 AM", "2022-10-30 00:30"),
+        # New York: 13 March 2022 02:00 -> 03:00; 6 November 2022 02:00 -> 01:00
+        ("America/New_York", "3/13/2022 2:30:00 AM", "11/6/2022 1:30:00 AM", "2022-11-06 05:30"),
+        # Sydney, whose summer is in January: 2 October 2022 skipped, 3 April 2022 repeated
+        ("Australia/Sydney", "10/2/2022 2:30:00 AM", "4/3/2022 2:30:00 AM", "2022-04-02 15:30"),
+    ],
+)
+def test_a_time_the_zone_skips_is_never_invented_and_a_repeated_one_is_read_first(
+    zone, skipped, repeated, first_of_repeated
+):
+    result = parsed(skipped, repeated, "7/1/2022 10:00:00 AM", input_tz=zone)
+
+    assert result[0] is None  # was ...:59:59.999999999Z: an instant the export never said
+    assert result[1] == utc(first_of_repeated)
+    issues = local_time_issues(pa.array([skipped, repeated, "7/1/2022 10:00:00 AM"]), False, zone)
+    assert issues is not None
+    assert issues.skipped.tolist() == [True, False, False]
+    assert issues.ambiguous.tolist() == [False, True, False]
+
+
+def test_without_input_tz_nothing_is_skipped_or_repeated():
+    values = pa.array(["3/27/2022 2:30:00 AM", "10/30/2022 2:30:00 AM"])
+
+    assert local_time_issues(values, False, "UTC") is None
+    assert local_time_issues(pa.array(["2022-03-27T02:30:00"]), False, "Europe/Paris") is None
+    assert parsed(*values.to_pylist()) == [utc("2022-03-27 02:30"), utc("2022-10-30 02:30")]
+
+
+def test_through_ingest_a_skipped_time_is_rejected_naming_the_zone_and_a_repeated_one_warns(
+    tmp_path,
+):
+    dates = ["3/27/2022 1:59:00 AM", "3/27/2022 2:30:00 AM", "10/30/2022 2:15:00 AM"]
+    dates += ["10/30/2022 2:45:00 AM", "10/30/2022 3:00:00 AM"]
+    path = write_export(tmp_path, "summary.csv", SUMMARY_HEADER + summary_rows(dates))
+
+    case = load_sources([path], IngestOptions(input_tz="Europe/Paris"))
+
+    record = case.inputs[0]
+    assert [(r.line, r.reason) for r in record.rejected] == [
+        (
+            3,
+            "Date (UTC) value '3/27/2022 2:30:00 AM' does not exist in Europe/Paris: it falls "
+            "in the gap the clocks skip when they go forward. The export's times are probably "
+            "not Europe/Paris times: check --input-tz",
+        )
+    ]
+    assert record.warnings == [
+        "2 Date (UTC) value(s) fall in the hour Europe/Paris repeats when the clocks go back "
+        "(line(s) 4, 5), so each could be either of two times; read as the first, before the "
+        "clocks went back. Check them against an export with UTC times"
+    ]
+    assert case.events.column("event_time").to_pylist() == [
+        utc("2022-03-27 00:59"),
+        utc("2022-10-30 00:15"),
+        utc("2022-10-30 00:45"),
+        utc("2022-10-30 02:00"),
+    ]
