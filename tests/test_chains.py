@@ -19,11 +19,11 @@ from analyzer.chains import (
     MESSAGE_SCHEMA,
     RECIPIENT_SCHEMA,
     build_chains,
-    format_chain_text,
     message_chain,
     resolve_message,
 )
 from analyzer.errors import NotFoundError
+from analyzer.text import format_chain_text
 
 T0 = dt.datetime(2024, 3, 1, 10, 0, 0)
 _lines = itertools.count(2)
