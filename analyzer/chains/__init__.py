@@ -82,7 +82,10 @@ and recipient domains against ``tenant_domains`` (unknown when neither is a tena
 inside the tenant) and of internal mail, the sender domains of originating, outbound and
 internal mail and of SUBMIT events, and the recipient domains of inbound mail except domains
 the data shows mail being sent out to (a redirect or forward of inbound mail keeps the inbound
-direction but goes outside).
+direction but goes outside); a domain whose recipients are only ever handed to another server
+(SEND), never delivered to a mailbox (DELIVER), and from which nobody submits mail (SUBMIT) is
+an outside hop, not the tenant's. ``Chains.tenant_domains`` is the one answer every stage
+(findings, report) uses.
 
 The chain model of one message (``message_chain``) adds what renderers need, computed once:
 each recipient's lineage order and depth (``lineage_order``, also over all recipients at

@@ -14,7 +14,12 @@ recipient's, unknown when neither is or there is no recipient).
 - the sender domains of originating, outbound and internal mail and of SUBMIT events;
 - the recipient domains of inbound mail, except domains the data shows mail being sent out to
   (a SEND, or outbound mail) that never receive a DELIVER: a redirect or forward of inbound
-  mail keeps the inbound direction but goes outside.
+  mail keeps the inbound direction but goes outside;
+- minus the outside hops: a domain whose recipients are only ever handed to another server
+  (SEND) and never delivered to a mailbox (DELIVER), and from which nobody submits mail
+  (SUBMIT), is not the tenant's, whatever direction the export gave its mail. An export's
+  direction is per message, so the outside address a mailbox forwards or redirects a copy of
+  mail to can look like a recipient of internal or inbound mail.
 
 A domain counts with its subdomains (``identifiers.in_domains``).
 """
@@ -84,7 +89,9 @@ def tenant_domains(rows: Rows, exported: np.ndarray) -> tuple[str, ...]:
     # forward of inbound mail keeps the inbound direction)
     sent_out = (handed_on | domains(recipients, exported == ExportDirection.OUTBOUND)) - mailboxes
     inbound = domains(recipients, exported == ExportDirection.INBOUND) - sent_out
-    return tuple(sorted(mailboxes | sending | internal | inbound))
+    # outside hops: only ever handed on (SEND), never delivered, nobody there submits
+    outside = handed_on - mailboxes - submitting
+    return tuple(sorted((mailboxes | sending | internal | inbound) - outside))
 
 
 def group_directions(
