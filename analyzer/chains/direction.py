@@ -34,7 +34,7 @@ import pyarrow.compute as pc
 
 from analyzer.arrays import per_distinct, to_numpy_bool
 from analyzer.chains.groups import Rows, cleaned_codes, word_codes
-from analyzer.chains.vocabulary import Kind
+from analyzer.chains.vocabulary import DIRECTIONS, Kind
 from analyzer.identifiers import address_key, domain_of, in_domains
 
 
@@ -69,8 +69,8 @@ def tenant_domains(rows: Rows, exported: np.ndarray) -> tuple[str, ...]:
 
     def domains(addresses: tuple[np.ndarray, pa.Array], where: np.ndarray) -> set[str]:
         codes, values = addresses
-        distinct = np.unique(codes[where & (codes >= 0)])
-        found = domain_of(values.take(pa.array(distinct))).drop_null()
+        present = np.bincount(codes[where & (codes >= 0)], minlength=len(values)) > 0
+        found = domain_of(values.filter(pa.array(present))).drop_null()
         return {d for d in found.to_pylist() if d}
 
     kind = rows.kind
@@ -109,7 +109,7 @@ def group_directions(
     direction_row = groups.own_or_message_first(exported > 0)
     group_direction = np.where(direction_row >= 0, exported[np.maximum(direction_row, 0)], 0)
     recipient = rows.recipient_key.take(pa.array(groups.starts))
-    return resolve_direction(group_direction, recipient, address_key(sender), tenant)
+    return resolve_direction(group_direction, recipient, per_distinct(sender, address_key), tenant)
 
 
 def resolve_direction(
@@ -129,26 +129,28 @@ def resolve_direction(
     recipient_in = to_numpy_bool(in_domains(per_distinct(recipient, domain_of), tenant))
     sender_in = to_numpy_bool(in_domains(per_distinct(sender, domain_of), tenant))
     has_recipient = to_numpy_bool(pc.not_equal(recipient, ""))
+    inbound, outbound, internal, unknown = (
+        DIRECTIONS.index(d) for d in ("inbound", "outbound", "internal", "unknown")
+    )
     inferred = np.select(
         [
             sender_in & recipient_in,
             sender_in & has_recipient & ~recipient_in,
             ~sender_in & recipient_in,
         ],
-        ["internal", "outbound", "inbound"],
-        default="unknown",
+        [internal, outbound, inbound],
+        default=unknown,
     )
-    originating = np.where(
-        ~has_recipient, "unknown", np.where(recipient_in, "internal", "outbound")
-    )
-    result = np.select(
+    originating = np.where(~has_recipient, unknown, np.where(recipient_in, internal, outbound))
+    code = np.select(
         [
             exported == ExportDirection.INBOUND,
             exported == ExportDirection.OUTBOUND,
             exported == ExportDirection.INTERNAL,
             exported == ExportDirection.ORIGINATING,
         ],
-        ["inbound", "outbound", "internal", originating],
+        [inbound, outbound, internal, originating],
         default=inferred,
     )
-    return pa.array(result.astype(object), pa.string())
+    words = pa.array(DIRECTIONS, pa.string())
+    return pa.DictionaryArray.from_arrays(pa.array(code, pa.int8()), words).cast(pa.string())

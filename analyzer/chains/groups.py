@@ -89,8 +89,10 @@ def timestamps(values: np.ndarray) -> pa.Array:
 
 
 def first_where(mask: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """Per range of rows (from each of ``starts`` to the next), the first row where ``mask``
-    holds, or -1."""
+    """Per range of rows (from each of ``starts`` to the next; none empty), the first row
+    where ``mask`` holds, or -1."""
+    if mask.all():  # a column every row has: the first row of each range
+        return np.array(starts, dtype=np.int64)
     hits = np.flatnonzero(mask)
     if len(hits) == 0:
         return np.full(len(starts), -1, dtype=np.int64)
@@ -101,12 +103,14 @@ def first_where(mask: np.ndarray, starts: np.ndarray) -> np.ndarray:
 
 
 def last_where(mask: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """Per range of rows (from each of ``starts`` to the next), the last row where ``mask``
-    holds, or -1."""
+    """Per range of rows (from each of ``starts`` to the next; none empty), the last row
+    where ``mask`` holds, or -1."""
+    ends = np.append(starts[1:], len(mask))
+    if mask.all():
+        return (ends - 1).astype(np.int64)
     hits = np.flatnonzero(mask)
     if len(hits) == 0:
         return np.full(len(starts), -1, dtype=np.int64)
-    ends = np.append(starts[1:], len(mask))
     at = np.searchsorted(hits, ends, side="left") - 1
     found = hits[np.maximum(at, 0)]
     return np.where((at >= 0) & (found >= starts), found, -1)
@@ -220,9 +224,6 @@ class Rows:
     def column(self, name: str) -> pa.Array:
         """One rule column, in chain order, as one array."""
         return one_array(self.table.column(name))
-
-    def __len__(self) -> int:
-        return len(self.kind)
 
     @cached_property
     def message_key(self) -> pa.Array:

@@ -103,7 +103,15 @@ def chain_order(events: pa.Table) -> ChainOrder:
         .fill_null(np.iinfo(np.int64).max)
         .to_numpy(zero_copy_only=False)
     )
-    order = np.lexsort((lines, input_code, seq, rank, times, recipient_code, message_code))
+    order = np.lexsort(
+        (
+            *_combined(input_code, lines),
+            # rank 0..8 and a 32-bit sequence number make one 64-bit key
+            rank.astype(np.int64) * 2**32 + (seq.astype(np.int64) - np.iinfo(np.int32).min),
+            times,
+            *_combined(message_code, recipient_code + 1),
+        )
+    )
     return ChainOrder(
         order=order,
         message_code=message_code[order],
@@ -114,6 +122,18 @@ def chain_order(events: pa.Table) -> ChainOrder:
         kind=kind[order],
         times=times[order],
     )
+
+
+def _combined(major: np.ndarray, minor: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Sort keys of ``(major, minor)`` (both >= 0) for ``np.lexsort``, the last one primary:
+    one key ``major * (max(minor) + 1) + minor`` when it fits in 63 bits (a pass of the sort
+    less), else the two keys."""
+    if len(minor) == 0 or int(minor.min()) < 0 or int(major.min()) < 0:
+        return (minor, major)
+    span = int(minor.max()) + 1
+    if (int(major.max()) + 1) * span < 2**62:
+        return (major.astype(np.int64) * span + minor,)
+    return (minor, major)
 
 
 def message_codes(events: pa.Table) -> tuple[np.ndarray, pa.Array, np.ndarray]:

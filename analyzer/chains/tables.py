@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from analyzer.arrays import NULL_STRING, is_valid, one_array, take_or_null
+from analyzer.arrays import NULL_STRING, is_valid, one_array, take_or_null, to_numpy_bool
 from analyzer.chains.columns import MESSAGE_SCHEMA, RECIPIENT_SCHEMA
 from analyzer.chains.conflicts import conflict_sentences
 from analyzer.chains.direction import group_directions
@@ -27,7 +27,6 @@ from analyzer.chains.groups import (
     Rows,
     first_where,
     nanoseconds,
-    sorted_codes,
     timestamps,
     word_codes,
 )
@@ -171,8 +170,12 @@ def message_table(recipients: pa.Table, rows: Rows, links: pa.Table) -> pa.Table
     latest = np.maximum.reduceat(known, message_row_starts)
     last_time = np.where(latest < 0, NO_TIME, latest)
 
-    keys = recipients.column("message_key")
-    starts = np.flatnonzero(np.diff(sorted_codes(keys), prepend=-1))
+    keys = one_array(recipients.column("message_key"))
+    count = len(keys)
+    new_message = np.ones(count, dtype=bool)  # recipients are sorted by message_key
+    if count > 1:
+        new_message[1:] = to_numpy_bool(pc.not_equal(keys.slice(1), keys.slice(0, count - 1)))
+    starts = np.flatnonzero(new_message)
 
     def first(name: str) -> pa.Array:
         values = one_array(recipients.column(name))
