@@ -372,7 +372,8 @@ def chain(sources: tuple[Path, ...], message_id: str, as_json: bool, **kwargs: A
 
     Example: msgtrace chain --message "<CAF=x@mail.example.com>" cases/INC-1234
     """
-    from analyzer.chains import CHAIN_TEXT_LEGEND, chain_report, format_chain_text
+    from analyzer.chains import chain_report
+    from analyzer.text import CHAIN_TEXT_LEGEND, format_chain_text
 
     case = load_case(tuple(str(s) for s in sources), kwargs)
     data = chain_report(case, message_id)

@@ -25,9 +25,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from analyzer.case import Case
-from analyzer.chains import FINAL_STATUSES, Chains, build_chains, terminal_safe
+from analyzer.chains import FINAL_STATUSES, Chains, build_chains
 from analyzer.errors import OptionError
 from analyzer.identifiers import message_id_key, message_id_text
+from analyzer.text import terminal_safe
 from analyzer.timestamps import time_zone
 
 OUTPUT_FORMATS = ("table", "csv", "json")
