@@ -157,31 +157,9 @@ class Context:
 
     @cached_property
     def tenant_domains(self) -> tuple[str, ...]:
-        """The tenant's domains: ``Chains.tenant_domains`` without outside hops.
-
-        An export's direction is per message, so the outside address a mailbox forwards or
-        redirects a copy of inbound mail to can look like a recipient of inbound mail. A domain
-        whose recipients are only ever handed to another server (SEND) and never delivered to
-        a mailbox (DELIVER), and from which nobody submits mail (SUBMIT), is not the tenant's.
-        """
-        inferred = sorted({d.lower() for d in self.chains.tenant_domains if d})
-        if not inferred or self.events.num_rows == 0:
-            return tuple(inferred)
-        event_id = pc.utf8_upper(self.events["event_id"])
-        candidates = pa.array(inferred, pa.string())
-
-        def domains_with(events: tuple[str, ...], domains: pa.ChunkedArray) -> set[str]:
-            mask = pc.and_(
-                fill_false(pc.is_in(event_id, value_set=pa.array(events))),
-                fill_false(pc.is_in(domains, value_set=candidates)),
-            )
-            return set(pc.unique(domains.filter(mask)).to_pylist())
-
-        sent_on = domains_with(("SEND", "SENDEXTERNAL"), self.event_recipient_domain)
-        delivered = domains_with(("DELIVER",), self.event_recipient_domain)
-        submitting = domains_with(("SUBMIT",), self.event_sender_domain)
-        outside = sent_on - delivered - submitting
-        return tuple(d for d in inferred if d not in outside)
+        """The tenant's domains, as chains inferred them (``analyzer.chains.direction``: the
+        one definition, outside hops of forwarded mail already left out)."""
+        return tuple(sorted({d.lower() for d in self.chains.tenant_domains if d}))
 
     @cached_property
     def events(self) -> pa.Table:
