@@ -101,7 +101,7 @@ def coverage_chart(
                 "cov-warn" if view.rows_rejected or view.warnings else "cov",
                 f"Input {view.number}: {view.path}: {zone.format(first)} to {zone.format(last)}",
             )
-        lanes.append(CoverageLane(y, view.number, f"#{view.number}", bar))
+        lanes.append(CoverageLane(y, f"#{view.number}", bar))
     height = 10 + len(inputs) * lane + 44
     gaps = []
     covered = covered_intervals(input_spans)

@@ -131,13 +131,11 @@ class CoverageLane:
 
     Attributes:
         y: top of the lane (SVG user units).
-        number: the input's number (as in the evidence table).
         label: the lane's label, the input's number as ``#3``.
         bar: the time the input covers, None when it has no dated event.
     """
 
     y: float
-    number: int
     label: str
     bar: Bar | None
 
@@ -405,7 +403,6 @@ class MessageDetailView:
     """The focused message, rendered on the server so it prints and reads without script.
 
     Attributes:
-        link: the id the page links it by (``#message=``): its network id, else its key.
         network_message_id: its network message id, "" when none.
         message_id: its Internet message id, "" when none.
         sender: the sender's address.
@@ -421,7 +418,6 @@ class MessageDetailView:
         raw_events: every embedded event row of the message, of any recipient.
     """
 
-    link: str
     network_message_id: str
     message_id: str
     sender: str

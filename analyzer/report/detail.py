@@ -133,7 +133,6 @@ def message_detail(
         timeline = _timeline(by_recipient.get(address.lower(), []), event_view)
         recipient_views.append(_recipient_view(row, depth, timeline))
     return MessageDetailView(
-        link=link_ids[m],
         network_message_id=message.get("network_message_id") or "",
         message_id=message.get("message_id") or "",
         sender=message.get("sender_address") or "",
