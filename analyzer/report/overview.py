@@ -5,7 +5,9 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from analyzer.arrays import per_distinct
 from analyzer.chains import DIRECTIONS, FINAL_STATUSES
+from analyzer.identifiers import address_key, domain_of
 from analyzer.report.columns import column
 from analyzer.report.context import CountRow, TopList
 
@@ -66,8 +68,10 @@ def _top(values: pa.ChunkedArray | pa.Array, total: int) -> tuple[CountRow, ...]
 
 def top_lists(messages: pa.Table, recipients: pa.Table) -> tuple[TopList, ...]:
     """Top senders, recipients, sender domains and sending IPs, each counted in messages."""
-    senders = pc.utf8_lower(messages.column("sender_address"))
-    domains = pc.struct_field(pc.extract_regex(senders, r"@(?P<domain>[^@]+)$"), [0])
+    # addresses compare as everywhere else (analyzer.identifiers): <Bob@Contoso.com> and
+    # bob@contoso.com are one sender, of the domain contoso.com
+    senders = per_distinct(messages.column("sender_address"), address_key)
+    domains = per_distinct(messages.column("sender_address"), domain_of)
     per_message_ip = (
         pa.table({"key": recipients.column("message_key"), "ip": column(recipients, "from_ip")})
         .group_by(["key", "ip"])
@@ -75,7 +79,10 @@ def top_lists(messages: pa.Table, recipients: pa.Table) -> tuple[TopList, ...]:
     )
     recipient_pairs = (
         pa.table(
-            {"key": recipients.column("message_key"), "r": recipients.column("_address_lower")}
+            {
+                "key": recipients.column("message_key"),
+                "r": per_distinct(recipients.column("recipient_address"), address_key),
+            }
         )
         .group_by(["key", "r"])
         .aggregate([])

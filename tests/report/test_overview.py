@@ -5,9 +5,12 @@ from __future__ import annotations
 import re
 
 import pandas as pd
+import pyarrow as pa
 
 from analyzer.chains import DIRECTIONS
+from analyzer.identifiers import address_text, domain_text
 from analyzer.report import ReportOptions, build_report_context
+from analyzer.report.overview import top_lists
 from report.page import GENERATED_AT, parse
 
 
@@ -37,16 +40,38 @@ def test_top_lists_count_messages(story_case):
     messages = chains.messages.to_pandas()
     recipients = chains.recipients.to_pandas()
     total = len(messages)
-    senders = messages["sender_address"].str.lower()
-    assert shown["Top senders"] == _top(senders, total)
-    assert shown["Top sender domains"] == _top(senders.str.extract(r"@([^@]+)$")[0], total)
+    assert shown["Top senders"] == _top(messages["sender_address"].map(address_text), total)
+    assert shown["Top sender domains"] == _top(messages["sender_address"].map(domain_text), total)
     # a recipient or IP counts once per message, however many rows it has there
-    pairs = recipients.assign(r=recipients["recipient_address"].str.lower())
+    pairs = recipients.assign(r=recipients["recipient_address"].map(address_text))
     pairs = pairs.drop_duplicates(["message_key", "r"])
     assert shown["Top recipients"] == _top(pairs["r"], total)
     ips = recipients.drop_duplicates(["message_key", "from_ip"])
     assert shown["Top sending IPs"] == _top(ips["from_ip"], total)
     assert all(len(rows) <= 10 for rows in shown.values())
+
+
+def test_top_lists_compare_addresses_as_every_stage_does():
+    # one sender written three ways, as exports do: the same sender and domain
+    messages = pa.table(
+        {
+            "message_key": ["m1", "m2", "m3", "m4"],
+            "sender_address": ["<Bob@Contoso.com>", " bob@contoso.com ", "bob@contoso.com", None],
+        }
+    )
+    recipients = pa.table(
+        {
+            "message_key": ["m1", "m1", "m2"],
+            "recipient_address": ["Ann@Fabrikam.com", "<ann@fabrikam.com>", "ann@fabrikam.com"],
+        }
+    )
+    senders, top_recipients, domains, ips = top_lists(messages, recipients)
+    assert [(row.label, row.count, row.share) for row in senders.rows] == [
+        ("bob@contoso.com", 3, "75.0 %")
+    ]
+    assert [(row.label, row.count) for row in domains.rows] == [("contoso.com", 3)]
+    assert [(row.label, row.count) for row in top_recipients.rows] == [("ann@fabrikam.com", 2)]
+    assert ips.rows == ()
 
 
 def test_directions_count_messages_in_the_chains_order(story_case):
