@@ -128,6 +128,7 @@ def message_detail(
         return _event_view(event, gap, level, zone, paths, also_seen)
 
     recipient_views = []
+    # order, depth and gaps: chain_model's copies until analyzer.chains computes them
     for row, depth in lineage_order(rows):
         address = row["recipient_address"] or ""
         timeline = _timeline(by_recipient.get(address.lower(), []), event_view)
@@ -154,7 +155,8 @@ def message_detail(
 def _timeline(
     items: list[dict[str, Any]], event_view: Callable[[dict[str, Any], str, str], EventView]
 ) -> tuple[EventView, ...]:
-    """A recipient's events with the gap since the previous timed event of its timeline."""
+    """A recipient's events with the gap since the previous timed event of its timeline
+    (to come from the chains model with ``chain_model``)."""
     views = []
     previous = None
     for event in items:

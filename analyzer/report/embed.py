@@ -297,12 +297,7 @@ def embedded_data(
     )
     base_ms = (first_ns // (86_400_000 * _NS_PER_MS)) * 86_400_000 if first_ns is not None else 0
 
-    keys = messages.column("message_key")
-    link_m = int_column(pc.index_in(links.column("message_key"), value_set=keys))
-    link_related = int_column(pc.index_in(links.column("related_message_key"), value_set=keys))
-    link_order = np.lexsort((int_column(links.column("line")), link_related, link_m))
-    links = links.take(pa.array(link_order))
-    link_m, link_related = link_m[link_order], link_related[link_order]
+    links, link_m, link_related = _ordered_links(links, messages.column("message_key"))
     link_strings = {"relation": links.column("relation"), "reference": links.column("reference")}
 
     interner = Interner()
@@ -377,14 +372,7 @@ def embedded_data(
         "inputs": [record.path for record in case.inputs],
         "statuses": list(FINAL_STATUSES),
         "directions": list(DIRECTIONS),
-        "words": {
-            "relations": {k: list(v) for k, v in sorted(RELATION_WORDS.items())},
-            "verdicts": [[key, label] for key, label in VERDICT_LABELS],
-            "verdict_meanings": VERDICT_MEANINGS,
-            "gap_notable_ms": GAP_NOTABLE * 1000,
-            "gap_long_ms": GAP_LONG * 1000,
-            "raw_headings": list(RAW_EVENT_HEADINGS),
-        },
+        "words": _detail_words(),
         "messages": message_block,
         "recipients": recipient_block,
         "events": event_block,
@@ -396,6 +384,29 @@ def embedded_data(
             "messages_with_events": int(np.count_nonzero(detail_state)),
             "messages": messages.num_rows,
         },
+    }
+
+
+def _ordered_links(
+    links: pa.Table, keys: pa.ChunkedArray
+) -> tuple[pa.Table, np.ndarray, np.ndarray]:
+    """The links sorted by message, related message and line, with both messages' ``m``."""
+    link_m = int_column(pc.index_in(links.column("message_key"), value_set=keys))
+    link_related = int_column(pc.index_in(links.column("related_message_key"), value_set=keys))
+    order = np.lexsort((int_column(links.column("line")), link_related, link_m))
+    return links.take(pa.array(order)), link_m[order], link_related[order]
+
+
+def _detail_words() -> dict[str, Any]:
+    """The words of the detail view, for the page's script (its copies of ``chain_model``
+    and of the verdict words, until the chains model gives them once)."""
+    return {
+        "relations": {k: list(v) for k, v in sorted(RELATION_WORDS.items())},
+        "verdicts": [[key, label] for key, label in VERDICT_LABELS],
+        "verdict_meanings": VERDICT_MEANINGS,
+        "gap_notable_ms": GAP_NOTABLE * 1000,
+        "gap_long_ms": GAP_LONG * 1000,
+        "raw_headings": list(RAW_EVENT_HEADINGS),
     }
 
 
