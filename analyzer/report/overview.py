@@ -71,7 +71,7 @@ def top_lists(messages: pa.Table, recipients: pa.Table) -> tuple[TopList, ...]:
     # addresses compare as everywhere else (analyzer.identifiers): <Bob@Contoso.com> and
     # bob@contoso.com are one sender, of the domain contoso.com
     senders = per_distinct(messages.column("sender_address"), address_key)
-    domains = per_distinct(messages.column("sender_address"), domain_of)
+    domains = per_distinct(senders, domain_of)  # of the keys: address_key is idempotent
     per_message_ip = (
         pa.table({"key": recipients.column("message_key"), "ip": column(recipients, "from_ip")})
         .group_by(["key", "ip"])
