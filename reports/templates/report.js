@@ -29,7 +29,6 @@
 
   // ---------------------------------------------------------------- times
   const OFFSETS = D.zone.offsets;
-  const IS_UTC = D.zone.name === "UTC";
 
   function offsetAt(rel) {
     let low = 0;

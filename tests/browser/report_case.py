@@ -1,7 +1,7 @@
 """A small case with a known story and hostile text, run through the real pipeline.
 
-Used by ``tests/test_report.py`` and the browser tests (loaded by file path, so it works
-whatever the test package layout). Three extended reports (UTF-8), with a known story:
+Used by the report tests (``tests/report/``) and the browser tests (loaded by file path, so
+it works whatever the test package layout). Three extended reports (UTF-8), with a known story:
 
 - a phish from a look-alike domain delivered to alice (subject carries an ``<img onerror>``),
 - alice's inbox rule forwarding it to an outside address (subject ``=HYPERLINK(...)``),

@@ -1,0 +1,91 @@
+"""The embedded data block: safe inside its script element, compact, complete."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow as pa
+
+from analyzer.report import json_for_script
+from analyzer.report.embed import (
+    EMBEDDED_EVENT_COLUMNS,
+    EMBEDDED_LINK_COLUMNS,
+    EMBEDDED_MESSAGE_COLUMNS,
+    EMBEDDED_RECIPIENT_COLUMNS,
+    Interner,
+    zone_offsets,
+)
+from analyzer.timestamps import DisplayZone
+from report.page import embedded_data, story
+
+
+def test_json_for_script_escapes_what_could_end_the_element():
+    value = {"subject": "a </script><script>alert(1)</script> <!-- & \u2028\u2029 é 🙂"}
+    text = json_for_script(value)
+    for character in ("<", ">", "&", "\u2028", "\u2029"):
+        assert character not in text
+    assert json.loads(text) == value
+    assert "é" in text and "🙂" in text  # other text stays readable
+
+
+def test_subject_with_closing_script_tag_cannot_end_the_data_block(full_html):
+    # exactly the two script elements of the template: the data block and the code
+    assert full_html.count("</script>") == 2
+    data = embedded_data(full_html)
+    assert story.XSS_SCRIPT in data["s"]
+    assert story.XSS_IMG in data["s"]
+
+
+def test_messages_table_data_holds_every_message_and_recipient(story_case, full_html):
+    _, chains, _ = story_case
+    data = embedded_data(full_html)
+    assert len(data["messages"]["rows"]) == chains.messages.num_rows == 130
+    assert len(data["recipients"]["rows"]) == chains.recipients.num_rows == 133
+    strings = data["s"]
+    assert strings[0] == "" and len(set(strings)) == len(strings)
+    columns = data["recipients"]["cols"]
+    status = columns.index("s:final_status")
+    failed = [row for row in data["recipients"]["rows"] if strings[row[status]] == "Failed"]
+    assert len(failed) == 12
+    # every event is embedded for a case this small, with its input file and line
+    assert len(data["events"]["rows"]) == chains.events.num_rows
+    assert data["caps"]["messages_with_events"] == 130
+
+
+def test_each_table_lists_its_columns_as_specified(full_html):
+    data = embedded_data(full_html)
+    assert data["messages"]["cols"] == list(EMBEDDED_MESSAGE_COLUMNS)
+    assert data["recipients"]["cols"] == list(EMBEDDED_RECIPIENT_COLUMNS)
+    assert data["events"]["cols"] == list(EMBEDDED_EVENT_COLUMNS)
+    assert data["links"]["cols"] == list(EMBEDDED_LINK_COLUMNS)
+    for block in ("messages", "recipients", "events", "links"):
+        width = len(data[block]["cols"])
+        assert all(len(row) == width for row in data[block]["rows"]), block
+
+
+def test_interned_strings_are_most_frequent_first_and_empty_is_zero():
+    interner = Interner()
+    statuses = interner.add(pa.array(["Failed", "Delivered", None, "Delivered", "delivered"]))
+    subjects = interner.add(pa.chunked_array([["Hello", "Delivered"]]))
+    strings = interner.freeze()
+    # "" first, then by count (Delivered 3), ties in case-insensitive order
+    assert strings == ["", "Delivered", "delivered", "Failed", "Hello"]
+    assert [strings[i] for i in interner.index(statuses)] == [
+        "Failed",
+        "Delivered",
+        "",
+        "Delivered",
+        "delivered",
+    ]
+    assert [strings[i] for i in interner.index(subjects)] == ["Hello", "Delivered"]
+
+
+def test_zone_offsets_follow_daylight_saving_time():
+    # Europe/Paris leaves summer time on 2024-10-27 at 01:00 UTC
+    first = 1_729_900_800 * 10**9  # 2024-10-26 00:00 UTC
+    last = first + 2 * 86_400 * 10**9
+    base_ms = first // 10**6
+    offsets = zone_offsets(DisplayZone("Europe/Paris"), first, last, base_ms)
+    assert [entry[1:] for entry in offsets] == [[120, "CEST"], [60, "CET"]]
+    assert offsets[1][0] == 25 * 3_600_000  # from 2024-10-27 01:00 UTC, after the base
+    assert zone_offsets(DisplayZone("UTC"), first, last, base_ms) == [[0, 0, "UTC"]]
