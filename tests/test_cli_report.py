@@ -35,3 +35,30 @@ def test_report_command_on_unknown_message_says_so_without_traceback(tmp_path):
     assert "no message with id 'nope'" in result.stderr
     assert "Traceback" not in result.output
     assert not (tmp_path / "x.html").exists()
+
+
+def test_a_report_that_cannot_be_written_whole_leaves_the_previous_one(tmp_path):
+    # like a full disk or `ulimit -f`: the samples' report is far larger than the limit
+    import subprocess
+    import sys
+    import textwrap
+
+    target = tmp_path / "report.html"
+    target.write_bytes(b"<html>the previous, complete report</html>")
+    script = textwrap.dedent(
+        """
+        import resource, sys
+        from analyzer.cli import main
+        resource.setrlimit(resource.RLIMIT_FSIZE, (50_000, 50_000))
+        sys.argv = ["msgtrace", "report", "samples/", "-o", sys.argv[1]]
+        main()
+        """
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", script, str(target)], capture_output=True, text=True, timeout=300
+    )
+    assert run.returncode == 1
+    assert "cannot write the report" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert target.read_bytes() == b"<html>the previous, complete report</html>"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.html"]

@@ -34,6 +34,7 @@ from analyzer.report.selection import (
     select_rows,
     time_bounds,
 )
+from analyzer.store import atomic_write_bytes
 from analyzer.timestamps import DisplayZone
 
 _SOURCE_DATE_EPOCH = "SOURCE_DATE_EPOCH"
@@ -245,7 +246,7 @@ def write_report(
     payload = html.encode("utf-8")
     target = Path(path)
     try:
-        target.write_bytes(payload)
+        atomic_write_bytes(target, payload)
     except OSError as error:
         raise AnalyzerError(
             f"{target}: cannot write the report ({error.strerror or error}); choose another -o path"
