@@ -17,6 +17,11 @@ from analyzer.cli import cli
 
 INSPECT_FIELDS = {
     "path",
+    "status",
+    "archive",
+    "archive_sha256",
+    "member",
+    "rejected",
     "format",
     "encoding",
     "bom",
@@ -119,15 +124,38 @@ def test_inspect_warns_when_rows_stop_at_an_export_limit(tmp_path):
     assert "warning:  exactly 1,000 messages, a known export limit" in result.stdout
 
 
-def test_inspect_of_a_mixed_folder_lists_every_file_and_exits_0(tmp_path):
+def test_inspect_of_a_mixed_folder_lists_every_file_with_its_rejections_and_exits_1(tmp_path):
     folder = good_and_bad_folder(tmp_path)
 
     result = run("inspect", folder)
 
-    assert result.exit_code == 0
+    assert result.exit_code == 1  # two files could not be read
     assert "error: is empty (0 bytes)" in result.stdout
     assert "error: is not a message trace export" in result.stdout
     assert "rows:     2 (1 rejected)" in result.stdout
+    assert "rejected: line 3: unreadable date_time_utc value 'soon'" in result.stdout
+    assert result.stderr.splitlines()[-1] == (
+        "msgtrace: 4 input(s): 2 could not be read or had every row rejected; 1 row(s) rejected"
+    )
+
+
+def test_inspect_of_a_file_whose_every_row_was_rejected_says_why_and_exits_1(tmp_path):
+    path = write_export(tmp_path, "x.csv", extended_csv(extended_row(date_time_utc="soon")))
+
+    result = run("inspect", path)
+
+    assert result.exit_code == 1
+    assert "rejected: line 2: unreadable date_time_utc value 'soon'" in result.stdout
+    assert "warning:  every row was rejected: nothing of this input was loaded" in result.stdout
+
+
+def test_inspect_of_clean_files_exits_0():
+    result = run("inspect", SAMPLES / "summary_utf8_bom.csv")
+
+    assert result.exit_code == 0
+    assert result.stderr.splitlines()[-1] == (
+        "msgtrace: 1 input(s): 0 could not be read or had every row rejected; 0 row(s) rejected"
+    )
 
 
 # ---------------------------------------------------------------- ingest
@@ -139,14 +167,15 @@ def test_ingest_of_a_mixed_folder_loads_the_good_files_and_reports_the_rest(tmp_
 
     result = run("ingest", folder, "--case", case)
 
-    assert result.exit_code == 0
+    assert result.exit_code == 3  # written, but two of the four inputs could not be read
     out = result.stdout.splitlines()
     assert out == [
         f"{folder / 'a_extended.csv'}: extended, utf-16-le: 1 rows read, 1 ingested, "
         "0 duplicate, 0 rejected",
         f"{folder / 'sub' / 'd_one_bad_row.csv'}: extended, utf-8: 2 rows read, 1 ingested, "
         "0 duplicate, 1 rejected",
-        f"case {case}: 2 events from 2 input(s)",
+        f"case {case}: 2 events from 2 input(s); this run: 4 input(s): 2 could not be read or "
+        "had every row rejected; 1 row(s) rejected",
     ]
     err = result.stderr
     assert f"msgtrace: {folder / 'b_empty.csv'}: is empty (0 bytes)" in err
@@ -177,8 +206,11 @@ def test_ingest_with_nothing_loadable_fails_with_a_clear_message(tmp_path):
 
     result = run("ingest", empty, contacts, "--case", tmp_path / "case")
 
-    assert result.exit_code != 0
-    assert "Error: nothing could be loaded (see the messages above)" in result.stderr
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1] == (
+        "Error: nothing could be loaded (2 input(s): 2 could not be read or had every row "
+        "rejected; 0 row(s) rejected; see the messages above)"
+    )
     assert f"msgtrace: {empty}: is empty (0 bytes). Download the export again." in result.stderr
 
 
