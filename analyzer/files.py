@@ -17,7 +17,6 @@ read-only byte stream (``Source.open``), whether it is a file or a member of an 
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import io
 import os
@@ -108,7 +107,7 @@ def _kind_of(mode: int) -> str:
 
 
 class _ArchiveMember(io.RawIOBase):
-    """A member of an archive, decompressed as it is read.
+    """A member of a zip archive, decompressed as it is read.
 
     A damaged archive (a CRC that does not match, compressed data that ends early: a download
     cut off) does not lose the member: reading stops there as at the end of a file, and
@@ -130,7 +129,7 @@ class _ArchiveMember(io.RawIOBase):
             return 0
         try:
             data = self._stream.read(len(target))
-        except (EOFError, zlib.error, zipfile.BadZipFile, OSError) as error:
+        except (EOFError, zlib.error, zipfile.BadZipFile, OSError) as error:  # a damaged zip
             self.damage = _damage_text(error)
             return 0
         target[: len(data)] = data
@@ -141,6 +140,85 @@ class _ArchiveMember(io.RawIOBase):
             for handle in [self._stream, *self._closing, self._archive]:
                 handle.close()
         super().close()
+
+
+class _GzipMember(io.RawIOBase):
+    """The decompressed bytes of a gzip file (concatenated gzip members in a row).
+
+    Decompressed with zlib as the compressed bytes arrive, so a damaged or cut-off file keeps
+    every byte before the damage (``gzip.GzipFile`` loses what it decompressed in the read
+    that meets it); ``damage`` then says what happened. zlib checks each member's CRC-32.
+    """
+
+    READ = 1024 * 1024
+    FEED = 64 * 1024  # compressed bytes given to zlib at a time
+
+    def __init__(self, raw: IO[bytes]):
+        super().__init__()
+        self._raw = raw
+        self._inflate = zlib.decompressobj(wbits=31)  # 31: a gzip header and trailer
+        self._pending = b""  # compressed bytes not fed yet
+        self._between = True  # before a member (at the start, or after one ended)
+        self._salvaged = b""  # what could be decompressed before damage, still to hand out
+        self.damage: str | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target: bytearray | memoryview) -> int:  # type: ignore[override]
+        out = self._next(len(target))
+        target[: len(out)] = out
+        return len(out)
+
+    def _next(self, size: int) -> bytes:
+        while True:
+            if self._salvaged:
+                out, self._salvaged = self._salvaged[:size], self._salvaged[size:]
+                return out
+            if self.damage:
+                return b""
+            data = self._pending or self._raw.read(self.READ)
+            if not data:
+                if not self._between:
+                    self.damage = _damage_text(EOFError("the last gzip member has no end"))
+                return b""
+            if self._between:
+                data = data.lstrip(b"\x00")  # padding after the last member
+                if not data:
+                    self._pending = b""
+                    continue
+                self._inflate = zlib.decompressobj(wbits=31)
+                self._between = False
+            fed, self._pending = data[: self.FEED], data[self.FEED :]
+            before = self._inflate.copy()
+            try:
+                out = self._inflate.decompress(fed, size)
+            except zlib.error as error:
+                self.damage = _damage_text(error)
+                self._salvaged = _inflate_until_error(before, fed)
+                continue
+            self._pending = self._inflate.unconsumed_tail + self._pending
+            if self._inflate.eof:
+                self._pending = self._inflate.unused_data + self._pending
+                self._between = True
+            if out:
+                return out
+
+    def close(self) -> None:
+        if not self.closed:
+            self._raw.close()
+        super().close()
+
+
+def _inflate_until_error(inflate: Any, data: bytes) -> bytes:
+    """What ``inflate`` gives for ``data`` fed a byte at a time, up to the byte it fails on."""
+    pieces = []
+    for k in range(len(data)):
+        try:
+            pieces.append(inflate.decompress(data[k : k + 1]))
+        except zlib.error:
+            break
+    return b"".join(pieces)
 
 
 def _damage_text(error: BaseException) -> str:
@@ -195,8 +273,7 @@ class Source:
             return raw
         try:
             if self.compression == "gzip":
-                stream: Any = gzip.GzipFile(fileobj=raw, mode="rb")
-                return io.BufferedReader(_ArchiveMember(raw, stream), HASH_CHUNK)
+                return io.BufferedReader(_GzipMember(raw), HASH_CHUNK)
             archive = zipfile.ZipFile(raw)
             member = archive.open(self.member or "")
             return io.BufferedReader(_ArchiveMember(raw, member, closing=[archive]), HASH_CHUNK)
