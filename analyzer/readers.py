@@ -467,9 +467,21 @@ def _blank_rows(table: pa.Table) -> np.ndarray:
     return blank
 
 
-def _repeated_header_rows(table: pa.Table, headers: list[str]) -> np.ndarray | None:
-    """Rows that repeat the header (exports concatenated into one file), or None."""
-    if table.num_rows == 0 or table.num_columns < 2:
+def _repeated_header_rows(table: pa.Table, layout: Layout) -> np.ndarray | None:
+    """Rows that repeat the header (exports concatenated into one file), or None.
+
+    A tracking log's header lines all start with ``#`` (a data row starts with its time); a
+    CSV's header row is the header's names again.
+    """
+    if table.num_rows == 0:
+        return None
+    if layout.container == "tracking_log":
+        comment = pc.fill_null(pc.starts_with(table.column(0), "#"), False)
+        if not pc.any(comment).as_py():
+            return None
+        return np.asarray(comment.to_numpy(zero_copy_only=False), dtype=bool)
+    headers = layout.headers
+    if table.num_columns < 2:
         return None
     first = pc.fill_null(pc.equal(table.column(0), headers[0]), False)
     if not pc.any(first).as_py():
@@ -551,7 +563,8 @@ def _classify_invalid(row: Any, layout: Layout, state: FileReadState) -> Invalid
     text = row.text or ""
     breaks = line_breaks_in(text)
     if text.startswith("#") and layout.container == "tracking_log":
-        return (row.number, breaks, None, None)  # a log's header line (logs concatenated)
+        state.repeated_headers += 1  # a log's header line (logs concatenated)
+        return (row.number, breaks, None, None)
     if text.startswith("#TYPE") or re.match(r"^\ufeff?sep=.\s*$", text):
         state.repeated_headers += 1  # the preamble of a concatenated PowerShell export
         return (row.number, breaks, None, None)
@@ -712,7 +725,7 @@ def read_csv_batches(
             lines = settle(int(records[-1]) if n else None, records, breaks)
             drop = _blank_rows(table)  # blank lines arrive as rows of empty fields
             state.blank_lines += int(drop.sum())
-            repeated = _repeated_header_rows(table, layout.headers)
+            repeated = _repeated_header_rows(table, layout)
             if repeated is not None and repeated.any():
                 state.repeated_headers += int(repeated.sum())
                 drop = drop | repeated
