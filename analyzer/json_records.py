@@ -46,7 +46,7 @@ JSON_BATCH = 50_000
 READ_CHARS = 1024 * 1024
 _SPACE = re.compile(r"[ \t\r\n]*")
 #: The list of records inside a page, whichever service wrote it.
-_ITEMS_START = re.compile(r'"(?:value|results|records)"\s*:\s*\[')
+_ITEMS_START = re.compile(r'"(?:value|results|records|d)"\s*:\s*\[')
 #: A line that starts a document: where reading goes on after a broken one.
 _DOCUMENT_START = re.compile(r"^[\[{]", re.MULTILINE)
 _NOT_A_RECORD = "JSON value is not an object (record)"
