@@ -387,3 +387,27 @@ def test_a_case_folder_given_to_ingest_is_named_for_what_it_is(tmp_path):
 
     assert result.exit_code == 1
     assert f"{first}: is a msgtrace case folder, not an export" in result.output
+
+
+# ---------------------------------------------------------------- message trace ids
+
+
+def test_a_message_trace_id_finds_the_message_in_chain_and_search(tmp_path):
+    trace_id = "8d5dfa7c-0000-4000-a000-08de7f3ddff2"
+    path = write_export(
+        tmp_path,
+        "trace.csv",
+        '"Received","SenderAddress","RecipientAddress","Subject","Status","MessageTraceId"\r\n'
+        f'"2026-01-27T09:15:02Z","bob@fabrikam.com","alice@contoso.com","Hi","Delivered",'
+        f'"{trace_id}"\r\n',
+    )
+
+    chained = run("chain", "--message", trace_id.upper(), path, "--json")
+    searched = run("search", path, "--network-message-id", trace_id, "--format", "json")
+
+    assert chained.exit_code == 0, chained.output
+    assert json.loads(chained.stdout)["network_message_id"] == trace_id
+    assert searched.exit_code == 0, searched.output
+    assert [(r["recipient"], r["network_message_id"]) for r in json.loads(searched.stdout)] == [
+        ("alice@contoso.com", trace_id)
+    ]

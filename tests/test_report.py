@@ -236,8 +236,7 @@ def test_evidence_lists_every_input_with_fingerprint_counts_and_coverage(story_c
     assert "Input 1 overlaps input 2." in visible and "Input 2 overlaps input 1." in visible
     assert "2024-03-05 18:55:00 UTC 2024-03-06 22:40:02 UTC" in visible  # input 2's range
     assert (
-        "No input covers 2024-03-06 22:40:02 UTC to 2024-03-07 23:17:00 UTC (1 d 1 h)."
-        in visible
+        "No input covers 2024-03-06 22:40:02 UTC to 2024-03-07 23:17:00 UTC (1 d 1 h)." in visible
     )
     assert "the last row is incomplete" in visible  # input 3's rejected row, with its reason
     assert 'class="chart coverage"' in full_html
