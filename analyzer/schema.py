@@ -128,7 +128,11 @@ COLUMNS: tuple[Column, ...] = (
     Column("to_ip", pa.string(), "ToIP: IP the message was sent to.", "summaries"),
     Column("source_context", pa.string(), "Source context of tracking rows."),
     Column("connector_id", pa.string(), "Connector that received or sent the message."),
-    Column("tenant_id", pa.string(), "Tenant id."),
+    Column(
+        "tenant_id",
+        pa.string(),
+        "Id (a GUID) of the Microsoft 365 tenant, as tracking rows and Defender records carry it.",
+    ),
     # Details
     Column("message_info", pa.string(), "message_info text (origination time for some events)."),
     Column("custom_data", pa.string(), "custom_data, verbatim (S:KEY=value|k=v;S:... sections)."),
