@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import binascii
 import dataclasses
+import itertools
 import shutil
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -351,17 +352,25 @@ def _json_batches(
     encoding: Encoding,
     options: IngestOptions,
     state: FileReadState,
-    on_bytes: object,
+    on_bytes: Callable[[int], None],
 ) -> tuple[Layout, Iterator[tuple[RawBatch, bool]]]:
     """The layout of a JSON input (its first records' format) and its batches, each with its
     format: Defender streaming records by their category, other records by their keys (the
     first batch's format; later batches map their own keys)."""
-    batches = read_json_batches(source, encoding, state, on_bytes)  # type: ignore[arg-type]
+    batches = read_json_batches(source, encoding, state, on_bytes)
     first = next(batches, None)
     if first is None:
-        if state.rows_read or state.other_tables:
+        if state.rows_read:  # every record was rejected
             spec = formats.BY_NAME["reporting_api_json"]
             return Layout("json", [], 0, ",", spec, {}), iter(())
+        if state.other_tables:
+            tables = ", ".join(f"{t} ({n:,})" for t, n in sorted(state.other_tables.items()))
+            raise InputError(
+                source.path,
+                f"holds only Defender streaming records of tables with no mail data: {tables}. "
+                "Export EmailEvents, EmailPostDeliveryEvents, EmailAttachmentInfo, "
+                "EmailUrlInfo or UrlClickEvents.",
+            )
         raise InputError(source.path, "is JSON with no message trace records in it.")
     forced = formats.get(options.format) if options.format else None
     plain: list[ExportFormat] = []
@@ -382,16 +391,11 @@ def _json_batches(
     layout = Layout("json", headers, 0, ",", spec, spec.header_map(headers))
 
     def with_specs() -> Iterator[tuple[RawBatch, bool]]:
-        for batch in _chain(first, batches):
+        for batch in itertools.chain([first], batches):
             batch.spec = spec_of(batch)
             yield batch, bool(state.decode_error_offsets)
 
     return layout, with_specs()
-
-
-def _chain(first: RawBatch, rest: Iterator[RawBatch]) -> Iterator[RawBatch]:
-    yield first
-    yield from rest
 
 
 def _account(record: InputRecord, state: FileReadState, layout: Layout, encoding: Encoding):

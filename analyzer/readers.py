@@ -608,6 +608,20 @@ def _other_version_batches(
         yield RawBatch(table, lines, bytes_read, headers)
 
 
+def _record_numbers(invalid: list[Invalid], emitted: int, n: int, skip_rows: int) -> np.ndarray:
+    """Record numbers of the next ``n`` rows pyarrow hands out, ``emitted`` rows after the
+    first: the j-th row handed out is the j-th record number that was not an invalid row."""
+    known = np.array(sorted(r[0] for r in invalid), dtype=np.int64)
+    wanted = np.arange(emitted + 1, emitted + n + 1, dtype=np.int64) + skip_rows
+    records = wanted
+    for _ in range(1000):
+        shifted = wanted + np.searchsorted(known, records, side="right")
+        if np.array_equal(shifted, records):
+            break
+        records = shifted
+    return records
+
+
 def read_csv_batches(
     path: Path | Source,
     encoding: Encoding,
@@ -711,15 +725,7 @@ def read_csv_batches(
         for record_batch in reader:
             table = pa.Table.from_batches([record_batch])
             n = table.num_rows
-            known = np.array(sorted(r[0] for r in invalid), dtype=np.int64)
-            # the j-th emitted row is the j-th record number that was not an invalid row
-            wanted = np.arange(emitted + 1, emitted + n + 1, dtype=np.int64) + layout.skip_rows
-            records = wanted
-            for _ in range(1000):
-                shifted = wanted + np.searchsorted(known, records, side="right")
-                if np.array_equal(shifted, records):
-                    break
-                records = shifted
+            records = _record_numbers(invalid, emitted, n, layout.skip_rows)
             emitted += n
             breaks = _line_breaks(table)
             lines = settle(int(records[-1]) if n else None, records, breaks)

@@ -411,3 +411,19 @@ def test_a_message_trace_id_finds_the_message_in_chain_and_search(tmp_path):
     assert [(r["recipient"], r["network_message_id"]) for r in json.loads(searched.stdout)] == [
         ("alice@contoso.com", trace_id)
     ]
+
+
+def test_ingest_of_a_file_whose_only_row_was_rejected_fails_and_says_why(tmp_path):
+    record = {"Received": "yesterday", "SenderAddress": "a@x.com", "RecipientAddress": "b@y.com"}
+    path = write_export(tmp_path, "trace.json", json.dumps({"d": {"results": [record]}}))
+
+    result = run("ingest", path, "--case", tmp_path / "case")
+
+    assert result.exit_code == 1
+    assert f"msgtrace: {path}: 1 row(s) rejected" in result.stderr
+    assert "  line 1: unreadable Received value 'yesterday'" in result.stderr
+    assert "warning: every row was rejected: nothing of this input was loaded" in result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        "Error: nothing could be loaded (1 input(s): 1 could not be read or had every row "
+        "rejected; 1 row(s) rejected; see the messages above)"
+    )
