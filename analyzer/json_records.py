@@ -133,8 +133,11 @@ def _items_with_positions(
     return placed, position
 
 
-def _placed_records(text: str, start: int, document: Any) -> list[tuple[int, Any]]:
-    """The records of one decoded document, each with the position it starts at.
+def _placed_records(
+    text: str, start: int, document: Any, end: int | None = None
+) -> list[tuple[int, Any]]:
+    """The records of one decoded document (``text[start:end]``), each with the position it
+    starts at.
 
     A page's records are found again in the text (decoded a second time, to learn where each
     starts); when they cannot be placed, each keeps the document's start.
@@ -144,7 +147,7 @@ def _placed_records(text: str, start: int, document: Any) -> list[tuple[int, Any
     items = _records_list(document)
     if items is None:
         return [(start, document)]
-    match = _ITEMS_START.search(text, start)
+    match = _ITEMS_START.search(text, start, len(text) if end is None else end)
     if match is None:
         return [(start, item) for item in items]
     return _placed_list(text, match.end(), items)
@@ -224,7 +227,7 @@ def json_records(stream: io.TextIOBase, state: FileReadState) -> Iterator[tuple[
             position = yield from _broken(source, position, error, state)
             continue
         waiting_at = -1
-        for start, item in _placed_records(source.text, position, document):
+        for start, item in _placed_records(source.text, position, document, end):
             yield source.line_at(start), item
         position = end
 

@@ -241,17 +241,11 @@ def _headerless_tracking_layout(
     if first is None:
         return None
     fields = next(csv.reader([first]), [])
-    known = len(fields) in TRACKING_FIELD_LISTS
     forced_log = forced == "exchange_tracking_log"
-    if forced and not forced_log:
-        return None
-    looks_like_rows = (
-        known
-        and bool(ISO_START.match(fields[0].strip()))
-        and fields[TRACKING_EVENT_FIELD].strip().upper() in TRACKING_EVENT_IDS
-    )
-    if not looks_like_rows and not (forced_log and known):
-        if forced_log and fields and ISO_START.match(fields[0].strip()):
+    if (forced and not forced_log) or not fields or not ISO_START.match(fields[0].strip()):
+        return None  # a header line (or no tracking row at all)
+    if len(fields) not in TRACKING_FIELD_LISTS:
+        if forced_log:
             counts = ", ".join(str(c) for c in TRACKING_FIELD_LISTS)
             raise InputError(
                 source.path,
@@ -259,6 +253,8 @@ def _headerless_tracking_layout(
                 f"{len(fields)} fields and no #Fields: line says what they are (Exchange "
                 f"tracking rows have {counts}).",
             )
+        return None
+    if not forced_log and fields[TRACKING_EVENT_FIELD].strip().upper() not in TRACKING_EVENT_IDS:
         return None
     field_lists = {count: list(names) for count, (_, names) in TRACKING_FIELD_LISTS.items()}
     version = TRACKING_FIELD_LISTS[len(fields)][0]
@@ -433,21 +429,33 @@ def control_rows(table: pa.Table) -> np.ndarray | None:
     """
     found: np.ndarray | None = None
     for column in table.columns:
-        suspect = False
-        for chunk in column.chunks:
-            data = chunk.buffers()[2]
-            if data is None or data.size == 0:
-                continue
-            values = np.frombuffer(data, dtype=np.uint8)
-            if values.min() < 32 or _contains_byte(data, 0x7F) or _contains_byte(data, 0xC2):
-                suspect = True
-                break
-        if not suspect:
+        if not any(_may_hold_controls(chunk) for chunk in column.chunks):
             continue
         hit = pc.fill_null(pc.match_substring_regex(column, CONTROL_TEXT), False)
         rows = np.asarray(hit.to_numpy(zero_copy_only=False), dtype=bool)
         found = rows if found is None else found | rows
     return found
+
+
+def _may_hold_controls(chunk: pa.Array) -> bool:
+    """Whether the text of a string array may hold a control character: a byte under 32, a
+    DEL, or the lead byte of a C1 control. Only the bytes of its values are looked at (a
+    buffer can be longer, and zero-filled where values are missing)."""
+    if chunk.null_count == len(chunk) or not pa.types.is_string(chunk.type):
+        return False
+    _, offsets_buffer, data = chunk.buffers()
+    if data is None:
+        return False
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int32)
+    start, end = int(offsets[chunk.offset]), int(offsets[chunk.offset + len(chunk)])
+    if end <= start:
+        return False
+    used = data.slice(start, end - start)
+    # one pass for both ends: most columns are ASCII (times, ids, addresses, statuses)
+    low, high = pc.min_max(pa.Array.from_buffers(pa.uint8(), end - start, [None, used])).values()
+    if low.as_py() < 32:
+        return True
+    return high.as_py() >= 0x7F and (_contains_byte(used, 0x7F) or _contains_byte(used, 0xC2))
 
 
 def iso_shaped(times: pa.ChunkedArray | pa.Array) -> bool:

@@ -98,6 +98,7 @@ REPLY_CODES: dict[int, str] = {
     554: "the transaction failed",
 }
 
+
 def meaning(code: str | None, reply_code: int | None = None) -> str | None:
     """What an enhanced status code (or, lacking one, a reply code) means, in plain words.
 

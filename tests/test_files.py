@@ -10,7 +10,6 @@ import zipfile
 from pathlib import Path
 
 import pyarrow.compute as pc
-import pytest
 from exports import SAMPLES, extended_csv, extended_row, write_export
 
 import analyzer.files as files_module

@@ -230,3 +230,20 @@ def test_powershell_pages_appended_to_one_file_skip_their_repeated_headers(tmp_p
         "2 header or #TYPE line(s) found again inside the file (exports appended to one file) "
         "were skipped"
     ) in record.warnings
+
+
+def test_forcing_the_tracking_log_format_on_a_file_with_a_header_keeps_it_a_header(tmp_path):
+    path = write(tmp_path, "extended.csv", EXTENDED_TEXT)
+
+    case = load_sources([path], IngestOptions(format="exchange_tracking_log"))
+
+    record = case.inputs[0]
+    assert (record.format, record.rows_read, record.rows_rejected) == (
+        "exchange_tracking_log",
+        1,
+        0,
+    )
+    assert record.warnings == []
+
+
+EXTENDED_TEXT = extended_csv(extended_row())
