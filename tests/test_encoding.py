@@ -6,10 +6,15 @@ through the real pipeline, and checks the detected encoding, the BOM flag and th
 
 from __future__ import annotations
 
+import codecs
 import io
+import tempfile
+from pathlib import Path
 
 import pytest
 from exports import extended_csv, extended_row, write_export
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import analyzer.encoding as encoding_module
 import analyzer.files as files_module
@@ -375,3 +380,35 @@ def test_inspect_says_how_each_file_is_encoded(tmp_path):
     records = inspect_files(paths)
 
     assert [(r.encoding, r.bom) for r in records] == [("utf-16-le", False), ("utf-8", True)]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    data=st.binary(max_size=64),
+    codec=st.sampled_from(["utf-8", "utf-16-le", "utf-16-be", "utf-32-le", "cp1252", "cp932"]),
+    chunk_size=st.integers(min_value=1, max_value=9),
+)
+def test_any_bytes_decode_as_the_codec_replaces_them_at_any_chunk_size(data, codec, chunk_size):
+    # the per-reader error state gives what Python's own "replace" gives, offsets included
+    expected = data.decode(codec, "replace")
+    offsets: list[int] = []
+
+    def record(error):
+        offsets.append(error.start)
+        return "\ufffd", error.end
+
+    codecs.register_error("test-offsets", record)
+    data.decode(codec, "test-offsets")
+    with tempfile.TemporaryDirectory() as folder:
+        path = write_export(Path(folder), "x.bin", data)
+        original = encoding_module.CHUNK_SIZE
+        encoding_module.CHUNK_SIZE = chunk_size
+        try:
+            reader = TranscodingReader(path, encoding_module.Encoding(codec, False, 0, "test"))
+            out = reader.read()
+            reader.close()
+        finally:
+            encoding_module.CHUNK_SIZE = original
+
+    assert out.decode("utf-8") == expected
+    assert reader.error_offsets == offsets
