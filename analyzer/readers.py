@@ -139,12 +139,11 @@ def _head_with_whole_line(source: Source, encoding: Encoding, skip: int) -> str:
         InputError: that line is longer than ``MAX_HEADER``: no export's header is.
     """
     size = HEAD_SIZE
+    head = decode_head(source, encoding, size)
     while True:
-        head = decode_head(source, encoding, size)
         lines = head.splitlines(keepends=True)
-        complete = len(lines) > skip and lines[skip].endswith(("\n", "\r"))
-        if complete or len(head) < size // 4 or len(lines) > skip + 1:
-            return head  # the line ends, or the file does
+        if len(lines) > skip + 1 or (len(lines) > skip and lines[skip].endswith(("\n", "\r"))):
+            return head  # the line ends
         if size >= MAX_HEADER:
             raise InputError(
                 source.path,
@@ -152,6 +151,10 @@ def _head_with_whole_line(source: Source, encoding: Encoding, skip: int) -> str:
                 "message trace export's header.",
             )
         size *= 4
+        longer = decode_head(source, encoding, size)
+        if longer == head:
+            return head  # the file ends
+        head = longer
 
 
 def read_layout(path: Path | Source, encoding: Encoding, forced_format: str | None) -> Layout:

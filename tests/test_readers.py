@@ -74,6 +74,17 @@ def test_a_header_wider_than_the_sample_is_read_whole(tmp_path):
     assert dict(case.events.column("extras")[0].as_py()) == {extra[-1]: "last"}
 
 
+def test_a_wide_header_alone_without_a_line_end_is_a_header_only_file(tmp_path):
+    extra = [f"extra_column_{k:05d}_" + "x" * 40 for k in range(700)]
+    header = ",".join(csv_field(c) for c in (*EXTENDED_COLUMNS, *extra))
+    path = write(tmp_path, "extended.csv", header, "utf-16-le", bom=True)
+
+    [record] = inspect_files([path])
+
+    assert (record.error, record.format, record.rows_read) == (None, "extended", 0)
+    assert record.warnings == ["no data rows (only a header)"]
+
+
 def test_a_header_longer_than_a_mebibyte_is_no_export(tmp_path):
     path = write(tmp_path, "wide.csv", "date_time_utc," + "x" * (2 * 1024 * 1024) + "\r\n1,2\r\n")
 
