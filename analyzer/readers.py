@@ -764,6 +764,8 @@ def read_csv_batches(
         settle(None, np.array([], dtype=np.int64), np.array([], dtype=np.int64))
         yield from other_versions()
     except (pa.ArrowInvalid, UnicodeDecodeError) as error:
+        if emitted == 0 and "Could not skip initial" in str(error):
+            return  # the header is the whole file, without a line end after it: no rows
         if not careful:
             raise CarefulReadNeeded(str(error)) from None
         message = str(error).replace("CSV parse error: ", "")

@@ -374,8 +374,9 @@ def test_ndjson_is_streamed_in_batches_whose_keys_may_differ(tmp_path, monkeypat
     ]
 
 
-def test_a_header_only_file_loads_with_a_warning(tmp_path):
-    path = write_export(tmp_path, "extended.csv", extended_csv())
+@pytest.mark.parametrize("line_end", ["\r\n", ""])
+def test_a_header_only_file_loads_with_a_warning(tmp_path, line_end):
+    path = write_export(tmp_path, "extended.csv", extended_csv().rstrip("\r\n") + line_end)
 
     case = load_sources([path])
 
