@@ -91,7 +91,6 @@ def _ingest_options_from(kwargs: dict[str, Any]):
         format=kwargs.pop("format_name", None),
         dayfirst=kwargs.pop("dayfirst", None),
         input_tz=kwargs.pop("input_tz", "UTC"),
-        strict=kwargs.pop("strict", False),
     )
 
 
@@ -100,17 +99,29 @@ def _progress() -> Progress | None:
 
 
 def load_case(sources: tuple[str, ...], kwargs: dict[str, Any]):
-    """Load a case folder or raw exports, reporting rejected inputs and rows on stderr."""
-    from analyzer.ingest import load_sources
+    """Load a case folder or raw exports, reporting rejected inputs and rows on stderr.
+
+    When raw files were read and some could not be, or rows were rejected, the last line on
+    stderr says how many (a clean read adds nothing to the command's output).
+    """
+    from analyzer.ingest import ingest_summary, load_sources
 
     case = load_sources(list(sources), _ingest_options_from(kwargs), progress=_progress())
+    for warning in case.warnings:
+        click.echo(f"msgtrace: {warning}", err=True)
     if case.path is None:  # a case folder's problems were reported when it was ingested
-        _report_problems(case.inputs + case.rejected_inputs)
+        records = case.inputs + case.rejected_inputs
+        _report_problems(records)
+        if case.rejected_inputs or any(r.rows_rejected for r in records):
+            click.echo(f"msgtrace: read {ingest_summary(records)}", err=True)
     return case
 
 
 def _report_problems(inputs) -> None:
     for record in inputs:
+        if record.status == "skipped":
+            click.echo(f"msgtrace: {record.path}: {record.warnings[0]}", err=True)
+            continue
         if record.error:
             click.echo(f"msgtrace: {record.path}: {record.error}", err=True)
             continue
@@ -119,9 +130,8 @@ def _report_problems(inputs) -> None:
                 f"msgtrace: {record.path}: {record.rows_rejected:,} row(s) rejected",
                 err=True,
             )
-            for row in record.rejected[:5]:
-                where = f"line {row.line}" if row.line else "?"
-                click.echo(f"  {where}: {row.reason}", err=True)
+            for line in _rejected_lines(record):
+                click.echo(f"  {line}", err=True)
             if record.rows_rejected > 5:
                 click.echo(
                     "  (the case manifest and the report list the first "
@@ -130,6 +140,14 @@ def _report_problems(inputs) -> None:
                 )
         for warning in record.warnings:
             click.echo(f"msgtrace: {record.path}: warning: {warning}", err=True)
+
+
+def _rejected_lines(record, first: int = 5) -> list[str]:
+    """The first rejected rows of an input, each as ``line N: reason``."""
+    return [
+        f"{f'line {row.line}' if row.line else '?'}: {row.reason}"
+        for row in record.rejected[:first]
+    ]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -165,7 +183,7 @@ def inspect(files: tuple[Path, ...], as_json: bool, **kwargs: Any) -> None:
 
     Example: msgtrace inspect exports/MTSummary_Report.csv --json
     """
-    from analyzer.ingest import inspect_files
+    from analyzer.ingest import ingest_summary, inspect_files, loaded_nothing
 
     records = inspect_files(list(files), _ingest_options_from(kwargs), progress=_progress())
     if as_json:
@@ -173,29 +191,37 @@ def inspect(files: tuple[Path, ...], as_json: bool, **kwargs: Any) -> None:
     else:
         for record in records:
             click.echo(_inspect_text(record))
-    if all(r.error for r in records):
+    click.echo(f"msgtrace: {ingest_summary(records)}", err=True)
+    if any(loaded_nothing(r) for r in records):
         sys.exit(1)
 
 
 def _inspect_json(record) -> dict[str, Any]:
     return {
         "path": record.path,
+        "status": record.status,
         "format": record.format,
         "encoding": record.encoding,
         "bom": record.bom,
         "encoding_detected_by": record.encoding_detected_by,
         "rows": record.rows_read,
         "rows_rejected": record.rows_rejected,
+        "rejected": [{"line": r.line, "reason": r.reason} for r in record.rejected[:5]],
         "first_event": record.first_event,
         "last_event": record.last_event,
         "sha256": record.sha256,
         "size": record.size,
+        "archive": record.archive,
+        "archive_sha256": record.archive_sha256,
+        "member": record.member,
         "warnings": record.warnings,
         "error": record.error,
     }
 
 
 def _inspect_text(record) -> str:
+    if record.status == "skipped":
+        return f"{record.path}\n  {record.warnings[0]}\n"
     if record.error:
         return f"{record.path}\n  error: {record.error}\n"
     lines = [
@@ -207,8 +233,17 @@ def _inspect_text(record) -> str:
         + (f" ({record.rows_rejected:,} rejected)" if record.rows_rejected else ""),
         f"  events:   {record.first_event or '-'} .. {record.last_event or '-'} (UTC)",
     ]
+    if record.archive:
+        lines.append(f"  archive:  {record.archive} (sha256 {record.archive_sha256})")
+    lines += [f"  rejected: {line}" for line in _rejected_lines(record)]
+    if record.rows_rejected > 5:
+        lines.append(f"  rejected: ... {record.rows_rejected - 5:,} more")
     lines += [f"  warning:  {w}" for w in record.warnings]
     return "\n".join(lines) + "\n"
+
+
+#: Exit status of ``ingest`` when the case was written but some inputs gave it nothing.
+PARTIAL_INGEST = 3
 
 
 @cli.command()
@@ -234,14 +269,19 @@ def ingest(
 ) -> None:
     """Ingest exports into a case folder (canonical events as Parquet + manifest.json).
 
-    PATHS may be files or folders (searched recursively). Ingesting into an existing case adds
-    to it; a file already in the case is skipped; events seen in two exports are kept once,
-    with both provenances. One msgtrace writes a case at a time; each input is committed as it
-    is done, so an interrupted ingest loses only the input it was reading (run it again).
+    PATHS may be files, folders (searched recursively) or archives (.zip, .gz: read in place).
+    Ingesting into an existing case adds to it; a file already in the case is skipped; events
+    seen in two exports are kept once, with both provenances. One msgtrace writes a case at a
+    time; each input is committed as it is done, so an interrupted ingest loses only the input
+    it was reading (run it again). The last line says how many inputs could not be read and how
+    many rows were rejected. Exit status: 0 when every input was read; 3 when the case was
+    written but some inputs could not be read (or had every row rejected); 1 when nothing could
+    be loaded, when another msgtrace is writing the case (without --wait), or with --strict
+    when any input or row was rejected.
 
     Example: msgtrace ingest exports/ --case cases/INC-1234
     """
-    from analyzer.ingest import ingest_into_case
+    from analyzer.ingest import ingest_into_case, ingest_summary, loaded_nothing
 
     def waiting(pid: int | None) -> None:
         holder = f"pid {pid}" if pid else "pid unknown"
@@ -251,7 +291,6 @@ def ingest(
             err=True,
         )
 
-    kwargs["strict"] = strict
     options = _ingest_options_from(kwargs)
     result = ingest_into_case(
         list(paths), case_dir, options, progress=_progress(), wait=wait, on_wait=waiting
@@ -263,17 +302,24 @@ def ingest(
     for record in added:
         if record.status == "already_in_case":
             click.echo(f"{record.path}: already in the case, skipped")
-        elif not record.error:
+        elif record.status == "ingested":
             click.echo(
                 f"{record.path}: {record.format}, {record.encoding}: "
                 f"{record.rows_read:,} rows read, {record.rows_ingested:,} ingested, "
                 f"{record.rows_duplicate:,} duplicate, {record.rows_rejected:,} rejected"
             )
-    if not any(r.status != "rejected" for r in added) and added:
-        raise click.ClickException("nothing could be loaded (see the messages above)")
-    click.echo(f"case {case_dir}: {result.events:,} events from {len(result.inputs)} input(s)")
-    if strict and any(r.rows_rejected or r.error for r in added):
+    inputs = [r for r in added if r.status != "skipped"]
+    summary = ingest_summary(added)
+    if inputs and all(loaded_nothing(r) for r in inputs):
+        raise click.ClickException(f"nothing could be loaded ({summary}; see the messages above)")
+    click.echo(
+        f"case {case_dir}: {result.events:,} events from {len(result.inputs)} input(s); "
+        f"this run: {summary}"
+    )
+    if strict and any(r.rows_rejected or r.error for r in inputs):
         sys.exit(1)
+    if any(loaded_nothing(r) for r in inputs):
+        sys.exit(PARTIAL_INGEST)
 
 
 @cli.command()
@@ -340,11 +386,15 @@ def formats() -> None:
 
     Example: msgtrace formats
     """
-    from analyzer.formats import REGISTRY
+    from analyzer.formats import CONTAINER_WORDS, REGISTRY
 
     for spec in REGISTRY:
         signature = ", ".join(spec.columns[c][0] for c in spec.signature)
-        click.echo(f"{spec.name}\n  {spec.title}\n  identified by: {signature}")
+        read_from = ", ".join(CONTAINER_WORDS[c] for c in spec.containers)
+        click.echo(f"{spec.name}\n  {spec.title}\n  read from: {read_from}")
+        click.echo(f"  identified by: {signature}")
+        if spec.category:
+            click.echo(f"  streaming records of category: {spec.category}")
 
 
 # Commands of the later stages (chain, search, findings, report) follow below, each a thin

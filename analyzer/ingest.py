@@ -1,26 +1,28 @@
 """Ingest: export files on disk -> canonical events, with an account of every row.
 
-For each input: sha256 and size, encoding (``analyzer.encoding``), layout and format, then a
-streamed read in batches (``analyzer.readers``), normalization (``analyzer.normalize``),
+For each input (a file, or a member of an archive: ``analyzer.files``): sha256 and size,
+encoding (``analyzer.encoding``), layout and format, then a streamed read in batches
+(``analyzer.readers``, ``analyzer.json_records``), normalization (``analyzer.normalize``),
 duplicate merging (``KeySet``) and the case store (``analyzer.case``: a Parquet part per input,
 or tables in memory). Memory stays bounded by the batch size, whatever the file size (events
 are written as they come; only their 8-byte keys are kept for merging).
 
 Every row is accounted for: ``rows_read = rows_ingested + rows_duplicate + rows_rejected``.
 A rejected row keeps its line and reason; a bad file is an ``InputError`` recorded against that
-file, and the other inputs still load.
+file, and the other inputs still load. An input that cannot be opened (a missing file, a named
+pipe, a dangling link, no permission) is such a bad file. A folder that is a link to one
+already searched is not read twice: its record has the status ``skipped``, with why in its
+warnings (it is no input of the case).
 """
 
 from __future__ import annotations
 
 import binascii
 import dataclasses
-import hashlib
 import itertools
-import os
 import shutil
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +47,17 @@ from analyzer.case import (
 )
 from analyzer.encoding import Encoding, detect_encoding
 from analyzer.errors import AnalyzerError, CaseError, InputError, OptionError
+from analyzer.files import (
+    Source,
+    SourceProblem,
+    Walk,
+    damage_of,
+    digest_of,
+    file_sha256,
+    walk,
+)
+from analyzer.formats import ExportFormat
+from analyzer.json_records import read_json_batches
 from analyzer.normalize import Batch, FileContext, to_canonical
 from analyzer.progress import Progress
 from analyzer.readers import (
@@ -56,15 +69,12 @@ from analyzer.readers import (
     iso_shaped,
     prefetch,
     read_csv_batches,
-    read_json_batches,
     read_layout,
 )
 from analyzer.schema import DUPLICATE_SCHEMA
 from analyzer.store import LOCK_FILE, PARTIAL_SUFFIX, CaseLock
 from analyzer.timestamps import check_time_zone, day_order, iso_utc
 
-#: File name endings taken when a folder is searched (a file named explicitly is always read).
-EXPORT_SUFFIXES = {".csv", ".log", ".txt", ".json", ".ndjson", ".jsonl", ".tsv"}
 #: Rows held while no date in a locale-dated file says day-first or month-first (beyond this,
 #: month-first is assumed with a warning, so memory stays bounded; summary exports stop at
 #: 100,000 rows, so a real one is always decided on all its dates).
@@ -90,14 +100,12 @@ class IngestOptions:
         dayfirst: read ambiguous locale dates day-first (True) or month-first (False); None
             lets each column's values decide (month-first, with a warning, if none does).
         input_tz: IANA zone of timestamps that carry no zone (locale-formatted dates).
-        strict: any rejected input or row is a failure (the CLI exits 1).
     """
 
     encoding: str | None = None
     format: str | None = None
     dayfirst: bool | None = None
     input_tz: str = "UTC"
-    strict: bool = False
 
     def checked(self) -> IngestOptions:
         if self.format:
@@ -109,45 +117,24 @@ class IngestOptions:
 # ----------------------------------------------------------------------------- discovery
 
 
-def discover(paths: Sequence[str | Path]) -> list[Path]:
-    """Files to read: each file as given, and export-like files found in folders (sorted).
-
-    Raises:
-        InputError: a path does not exist.
-    """
-    found: list[Path] = []
-    for given in paths:
-        path = Path(given)
-        if path.is_dir():
-            before = len(found)
-            for root, dirs, files in os.walk(path):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                if MANIFEST in files and {"events"} <= set(dirs):
-                    dirs[:] = []  # a case folder inside: its parquet files are not exports
-                    continue
-                for name in sorted(files):
-                    candidate = Path(root) / name
-                    if not name.startswith(".") and candidate.suffix.lower() in EXPORT_SUFFIXES:
-                        found.append(candidate)
-            if len(found) == before:
-                found.append(path)  # read_input says: a folder with no export files in it
-        else:
-            found.append(path)
-    return found
+def _case_folder(path: Path) -> str | None:
+    """Why a folder's files are no exports: it is a msgtrace case (its Parquet parts)."""
+    if (path / MANIFEST).is_file():
+        return (
+            "is a msgtrace case folder, not an export: every command reads it as it is. "
+            "To combine cases, ingest their original exports into one case."
+        )
+    return None
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(4 * 1024 * 1024):
-            digest.update(chunk)
-    return digest.hexdigest()
+def discover(paths: Sequence[str | Path]) -> Walk:
+    """The inputs to read: each file as given, export-like files found in folders (sorted),
+    archives by their members; inputs that cannot be read carry their problem."""
+    return walk(paths, not_exports=_case_folder)
 
 
-# ----------------------------------------------------------------------------- file layout
-
-
-# ----------------------------------------------------------------------------- reading
+def _skipped(path: str, why: str) -> InputRecord:
+    return InputRecord(path=path, size=0, sha256="", input_id="", status="skipped", warnings=[why])
 
 
 # ----------------------------------------------------------------------------- merging
@@ -265,34 +252,38 @@ def key_values(keys: pa.Array | pa.ChunkedArray) -> np.ndarray:
 # ----------------------------------------------------------------------------- one input
 
 
+def _new_record(source: Source, input_id: str) -> InputRecord:
+    record = InputRecord(path=source.path, size=0, sha256="", input_id=input_id)
+    if source.in_archive:
+        record.archive, record.member = str(source.file), source.member
+    return record
+
+
 def read_input(
-    path: Path,
+    source: Source,
     input_id: str,
     options: IngestOptions,
     seen: KeySet,
     sink: EventSink,
     progress: Progress | None = None,
-    digest: str | Future | None = None,
+    digest: tuple[str, int] | Future[tuple[str, int]] | None = None,
 ) -> InputRecord:
     """Read one input into ``sink``, merging events already in ``seen``; never raises for a
-    bad file (the record carries the error)."""
-    record = InputRecord(path=str(path), size=0, sha256="", input_id=input_id)
+    bad input (the record carries the error).
+
+    Args:
+        digest: the input's (sha256, size) if known, or being computed; else computed here.
+    """
+    record = _new_record(source, input_id)
     try:
-        if not path.exists():
-            raise InputError(str(path), "no such file or folder.")
-        if path.is_dir() and is_case_folder(path):
-            raise InputError(
-                str(path),
-                "is a msgtrace case folder, not an export: every command reads it as it is. "
-                "To combine cases, ingest their original exports into one case.",
-            )
-        if path.is_dir():
-            raise InputError(str(path), "is a folder with no export files in it.")
-        record.size = path.stat().st_size
-        record.sha256 = digest if isinstance(digest, str) else ""
-        if record.size == 0:
-            raise InputError(str(path), "is empty (0 bytes). Download the export again.")
-        encoding = detect_encoding(path, options.encoding)
+        if source.problem:
+            raise InputError(source.path, source.problem)
+        record.size = source.size()
+        if isinstance(digest, tuple):
+            record.sha256, record.size = digest
+        if record.size == 0 and source.compression != "gzip":  # gzip states sizes mod 4 GiB
+            raise InputError(source.path, "is empty (0 bytes). Download the export again.")
+        encoding = detect_encoding(source, options.encoding)
         record.encoding, record.bom = encoding.name, encoding.bom
         record.encoding_detected_by = encoding.how
         if encoding.how.startswith("fallback"):
@@ -300,7 +291,7 @@ def read_input(
                 f"the encoding was guessed ({encoding.how}): if accents or non-Latin text look "
                 "wrong, re-run with --encoding (e.g. cp1251, cp932, cp1250)"
             )
-        layout = read_layout(path, encoding, options.format)
+        layout = read_layout(source, encoding, options.format)
         # A fast read first (pyarrow parses on every core, straight from the file when it is
         # UTF-8). A file with a row pyarrow cannot split, or bytes that are not UTF-8, is read
         # again carefully: serially (only then does pyarrow number its bad rows) and through
@@ -308,7 +299,7 @@ def read_input(
         checkpoint = (seen.snapshot(), list(record.warnings))
         try:
             state, layout = _read_rows(
-                path, encoding, layout, options, record, seen, sink, progress, careful=False
+                source, encoding, layout, options, record, seen, sink, progress, careful=False
             )
         except CarefulReadNeeded:
             seen.restore(checkpoint[0])
@@ -316,30 +307,55 @@ def read_input(
             record.warnings = list(checkpoint[1])
             record.rows_duplicate = 0
             state, layout = _read_rows(
-                path, encoding, layout, options, record, seen, sink, progress, careful=True
+                source, encoding, layout, options, record, seen, sink, progress, careful=True
             )
         _account(record, state, layout, encoding)
     except InputError as error:
-        record.error = str(error)[len(str(path)) + 2 :]
+        record.error = _damage_at_start(source) or str(error)[len(source.path) + 2 :]
         record.status = "rejected"
         if progress:
             progress.finish()
     except OSError as error:
-        record.error = f"cannot be read: {error.strerror or error}"
+        record.error = _damage_at_start(source) or _unreadable(error)
         record.status = "rejected"
+        if progress:
+            progress.finish()
     if isinstance(digest, Future):
         try:
-            record.sha256 = digest.result()
+            record.sha256, record.size = digest.result()
         except OSError as error:
-            record.error = record.error or f"cannot be read: {error.strerror or error}"
+            record.error = record.error or _unreadable(error)
             record.status = "rejected"
-    elif not record.sha256 and path.is_file():
-        record.sha256 = sha256_of(path)
+    elif not record.sha256 and not source.problem:
+        try:
+            record.sha256, record.size = digest_of(source)
+        except OSError as error:
+            record.error = record.error or _unreadable(error)
+            record.status = "rejected"
     return record
 
 
+def _damage_at_start(source: Source) -> str | None:
+    """Why a member of an archive cannot be decompressed at all, if that is why it failed."""
+    if not source.in_archive or source.problem:
+        return None
+    try:
+        with source.open() as handle:
+            handle.read(1)
+            damage = damage_of(handle)
+    except OSError as error:
+        return f"cannot be decompressed: {error}."
+    return f"cannot be read: {damage}. Get the archive again." if damage else None
+
+
+def _unreadable(error: OSError) -> str:
+    if isinstance(error, SourceProblem):
+        return f"{error}."
+    return f"cannot be read: {error.strerror or error}."
+
+
 def _read_rows(
-    path: Path,
+    source: Source,
     encoding: Encoding,
     layout: Layout,
     options: IngestOptions,
@@ -349,38 +365,74 @@ def _read_rows(
     progress: Progress | None,
     careful: bool,
 ) -> tuple[FileReadState, Layout]:
-    """Read, normalize, merge and write every row of one file; return what was learned."""
+    """Read, normalize, merge and write every row of one input; return what was learned."""
     state = FileReadState()
     if progress:
-        progress.start(path.name, record.size)
+        progress.start(Path(source.path).name, record.size)
     # the bar moves as rows are stored, not as bytes are read ahead of them
     on_bytes = state.count_bytes
+    raw_batches: Iterator[tuple[RawBatch, bool]]
     if layout.container == "json":
-        batches = read_json_batches(path, encoding, state, on_bytes)
-        first = next(batches, None)
-        if first is None and not state.rejected:
-            raise InputError(str(path), "is JSON with no message trace records in it.")
-        # the format is told from the first batch's keys; later batches map their own keys
-        headers = first.headers if first is not None else []
-        spec = (
-            choose_format(path, headers, "json", options.format)
-            if first is not None
-            else formats.BY_NAME["reporting_api_json"]
-        )
-        layout = Layout("json", headers, 0, ",", spec, spec.header_map(headers))
-        raw_batches = (
-            (batch, bool(state.decode_error_offsets))
-            for batch in itertools.chain([first] if first is not None else [], batches)
-        )
+        layout, raw_batches = _json_batches(source, encoding, options, state, on_bytes)
     else:
         raw_batches = prefetch(
-            read_csv_batches(path, encoding, layout, state, on_bytes, careful=careful)
+            read_csv_batches(source, encoding, layout, state, on_bytes, careful=careful)
         )
-    record.format = layout.spec.name
     _normalize_all(raw_batches, layout, options, record, state, seen, sink, progress)
     if progress:
         progress.finish()
     return state, layout
+
+
+def _json_batches(
+    source: Source,
+    encoding: Encoding,
+    options: IngestOptions,
+    state: FileReadState,
+    on_bytes: Callable[[int], None],
+) -> tuple[Layout, Iterator[tuple[RawBatch, bool]]]:
+    """The layout of a JSON input (its first records' format) and its batches, each with its
+    format: Defender streaming records by their category, other records by their keys (the
+    first batch's format; later batches map their own keys)."""
+    batches = read_json_batches(source, encoding, state, on_bytes)
+    first = next(batches, None)
+    if first is None:
+        if state.rows_read:  # every record was rejected
+            spec = formats.BY_NAME["reporting_api_json"]
+            return Layout("json", [], 0, ",", spec, {}), iter(())
+        if state.other_tables:
+            tables = ", ".join(f"{t} ({n:,})" for t, n in sorted(state.other_tables.items()))
+            raise InputError(
+                source.path,
+                f"holds only Defender streaming records of tables with no mail data: {tables}. "
+                "Export EmailEvents, EmailPostDeliveryEvents, EmailAttachmentInfo, "
+                "EmailUrlInfo or UrlClickEvents.",
+            )
+        raise InputError(source.path, "is JSON with no message trace records in it.")
+    forced = formats.get(options.format) if options.format else None
+    plain: list[ExportFormat] = []
+
+    def spec_of(batch: RawBatch) -> ExportFormat:
+        if forced is not None:
+            return forced
+        if batch.spec is not None:
+            return batch.spec
+        if not plain:
+            plain.append(choose_format(source.path, batch.headers or [], "json", None))
+        return plain[0]
+
+    if forced is not None:
+        choose_format(source.path, first.headers or [], "json", options.format)
+    spec = spec_of(first)
+    headers = first.headers or []
+    layout = Layout("json", headers, 0, ",", spec, spec.header_map(headers))
+
+    def with_specs() -> Iterator[tuple[RawBatch, bool]]:
+        for batch in itertools.chain([first], batches):
+            batch.spec = spec_of(batch)
+            yield batch, bool(state.decode_error_offsets)
+
+    return layout, with_specs()
 
 
 def _account(record: InputRecord, state: FileReadState, layout: Layout, encoding: Encoding):
@@ -390,6 +442,13 @@ def _account(record: InputRecord, state: FileReadState, layout: Layout, encoding
     record.rows_ingested = record.rows_read - record.rows_duplicate - record.rows_rejected
     listed = sorted(state.rejected, key=lambda r: (r[0] is None, r[0] or 0))
     record.rejected = [RejectedRow(line, reason) for line, reason in listed[:MAX_LISTED_REJECTIONS]]
+    if state.formats_read:
+        record.format = ", ".join(state.formats_read)
+    else:
+        record.format = layout.spec.name
+    for warning in layout.warnings:
+        if warning not in record.warnings:
+            record.warnings.append(warning)
     offsets = state.decode_error_offsets
     if offsets:
         record.warnings.append(
@@ -397,8 +456,32 @@ def _account(record: InputRecord, state: FileReadState, layout: Layout, encoding
             f"offset {offsets[0]}); the rows holding them were rejected. If the encoding is "
             "wrong, re-run with --encoding."
         )
+    if state.damage:
+        record.warnings.append(
+            f"{state.damage}: the rows before that point were read, the rest of the member is "
+            "missing. Get the archive again."
+        )
     if state.blank_lines:
         record.warnings.append(f"{state.blank_lines} blank line(s) skipped")
+    if state.repeated_headers:
+        record.warnings.append(
+            f"{state.repeated_headers} header or #TYPE line(s) found again inside the file "
+            "(exports appended to one file) were skipped"
+        )
+    if state.control_rows:
+        record.warnings.append(
+            f"{state.control_rows} row(s) hold NUL or other control characters in their text "
+            f"(first at line {state.first_control_line}); kept as exported (text a sender "
+            "wrote can hold them)"
+        )
+    if state.other_tables:
+        tables = ", ".join(
+            f"{name} ({count:,})" for name, count in sorted(state.other_tables.items())
+        )
+        record.warnings.append(
+            f"{sum(state.other_tables.values()):,} Defender streaming record(s) of tables that "
+            f"hold no message trace data were skipped: {tables}"
+        )
     messages = len(state.message_ids)
     if record.rows_read in layout.spec.limits:
         record.export_limit = f"{record.rows_read:,} rows"
@@ -412,10 +495,12 @@ def _account(record: InputRecord, state: FileReadState, layout: Layout, encoding
         )
     if record.rows_read == 0:
         record.warnings.append("no data rows (only a header)")
+    elif record.rows_rejected == record.rows_read:
+        record.warnings.append("every row was rejected: nothing of this input was loaded")
 
 
 def _normalize_all(
-    raw_batches,
+    raw_batches: Iterator[tuple[RawBatch, bool]],
     layout: Layout,
     options: IngestOptions,
     record: InputRecord,
@@ -431,15 +516,17 @@ def _normalize_all(
         dayfirst=bool(options.dayfirst),
         input_tz=options.input_tz,
     )
-    header_maps = {tuple(layout.headers): layout.header_map}
+    header_maps: dict[tuple[str, tuple[str, ...]], dict[int, str]] = {}
 
-    def columns_of(raw: RawBatch) -> tuple[list[str], dict[int, str]]:
-        """The batch's headers and their canonical columns (JSON batches have their own)."""
+    def columns_of(raw: RawBatch) -> tuple[ExportFormat, list[str], dict[int, str]]:
+        """The batch's format, headers and canonical columns (JSON batches have their own)."""
+        spec = raw.spec or layout.spec
         headers = raw.headers if raw.headers is not None else layout.headers
-        key = tuple(headers)
+        key = (spec.name, tuple(headers))
         if key not in header_maps:
-            header_maps[key] = layout.spec.header_map(headers)
-        return headers, header_maps[key]
+            header_maps[key] = spec.header_map(headers)
+            _note_format(spec, header_maps[key], state, record)
+        return spec, headers, header_maps[key]
 
     decided = options.dayfirst is not None
     waiting: list[tuple[RawBatch, bool]] = []
@@ -449,22 +536,18 @@ def _normalize_all(
     # Batches are normalized on a small thread pool (Arrow and numpy kernels release the GIL)
     # and merged strictly in file order, so the output does not depend on thread timing.
     workers = ThreadPoolExecutor(max_workers=NORMALIZE_THREADS)
-    in_flight: deque[tuple[Future, int]] = deque()  # (normalized batch, bytes read by then)
+    in_flight: deque[tuple[Future[Batch], int]] = deque()  # (normalized batch, bytes read then)
     shown = 0  # bytes of the input the progress bar has shown as done
 
     def emit(raw: RawBatch, decode_errors: bool) -> None:
-        batch_context = dataclasses.replace(context, decode_errors=decode_errors)
-        headers, header_map = columns_of(raw)
+        spec, headers, header_map = columns_of(raw)
+        batch_context = dataclasses.replace(
+            context, decode_errors=decode_errors, report_type=spec.name
+        )
         in_flight.append(
             (
                 workers.submit(
-                    to_canonical,
-                    raw.table,
-                    headers,
-                    layout.spec,
-                    header_map,
-                    raw.lines,
-                    batch_context,
+                    to_canonical, raw.table, headers, spec, header_map, raw.lines, batch_context
                 ),
                 raw.bytes_read,
             )
@@ -472,9 +555,9 @@ def _normalize_all(
         while len(in_flight) > NORMALIZE_THREADS:
             merge(*in_flight.popleft())
 
-    def merge(future: Future, bytes_read: int) -> None:
+    def merge(future: Future[Batch], bytes_read: int) -> None:
         nonlocal first_time, last_time, shown
-        batch: Batch = future.result()
+        batch = future.result()
         if progress and bytes_read > shown:
             progress.advance(bytes_read - shown)
             shown = bytes_read
@@ -500,11 +583,11 @@ def _normalize_all(
         if duplicate.any():
             dup_table = events.filter(pa.array(duplicate)).select(DUPLICATE_SCHEMA.names)
             sink.write("duplicates", dup_table)
-            record_lines = events.column("line").to_numpy()
-            # a row is a duplicate when all its events are
-            lines_all = np.unique(record_lines)
-            lines_with_new = np.unique(record_lines[~duplicate])
-            record.rows_duplicate += len(lines_all) - len(lines_with_new)
+            # a row is a duplicate when all its events are (rows, not lines: one line of a
+            # JSON document can hold many records)
+            rows_all = np.unique(batch.rows)
+            rows_with_new = np.unique(batch.rows[~duplicate])
+            record.rows_duplicate += len(rows_all) - len(rows_with_new)
             events = events.filter(pa.array(~duplicate))
         sink.write("events", events)
 
@@ -521,7 +604,7 @@ def _normalize_all(
     try:
         for raw, decode_errors in raw_batches:
             time_position = next(
-                (p for p, c in columns_of(raw)[1].items() if c == "event_time"), None
+                (p for p, c in columns_of(raw)[2].items() if c == "event_time"), None
             )
             if not decided and time_position is not None:
                 times = raw.table.column(time_position)
@@ -548,10 +631,29 @@ def _normalize_all(
         for future, _ in in_flight:
             future.cancel()
         workers.shutdown()
-        if hasattr(raw_batches, "close"):
-            raw_batches.close()  # stops the reader thread when reading ends early
-    to_iso = lambda ns: iso_utc(np.datetime64(ns, "ns")) if ns is not None else None  # noqa: E731
-    record.first_event, record.last_event = to_iso(first_time), to_iso(last_time)
+        close = getattr(raw_batches, "close", None)
+        if close is not None:
+            close()  # stops the reader thread when reading ends early
+    if first_time is not None and last_time is not None:
+        record.first_event = iso_utc(np.datetime64(first_time, "ns"))
+        record.last_event = iso_utc(np.datetime64(last_time, "ns"))
+
+
+def _note_format(
+    spec: ExportFormat, header_map: dict[int, str], state: FileReadState, record: InputRecord
+) -> None:
+    """Remember a format met in the input, and warn of what its rows lack."""
+    if spec.name not in state.formats_read:
+        state.formats_read.append(spec.name)
+    mapped = set(header_map.values())
+    if "recipient_address" in spec.columns and "recipient_address" not in mapped:
+        # Graph getDetailsByRecipient names the recipient in its request only
+        warning = (
+            f"the {spec.name} rows carry no recipient: they are kept as events of their "
+            "message (by its message trace id and message id) without a recipient"
+        )
+        if warning not in record.warnings:
+            record.warnings.append(warning)
 
 
 # ----------------------------------------------------------------------------- public API
@@ -562,17 +664,40 @@ def inspect_files(
     options: IngestOptions | None = None,
     progress: Progress | None = None,
 ) -> list[InputRecord]:
-    """Read each file (nothing is written) and say what it is: format, encoding, rows, times."""
+    """Read each input (nothing is written) and say what it is: format, encoding, rows, times.
+
+    Folders not searched (a link to one already searched) come as records with the status
+    ``skipped``.
+    """
     options = (options or IngestOptions()).checked()
+    found = discover(paths)
     records = []
-    for number, path in enumerate(discover(paths), start=1):
-        seen = KeySet()
-        records.append(
-            read_input(
-                path, f"in-{number:03d}", options, seen, EventSink(None, "", keep=False), progress
-            )
+    archives = _ArchiveDigests()
+    for number, source in enumerate(found.sources, start=1):
+        record = read_input(
+            source, f"in-{number:03d}", options, KeySet(), EventSink(None, "", keep=False), progress
         )
+        archives.fill(record, source)
+        records.append(record)
+    records += [_skipped(path, why) for path, why in found.skipped]
     return records
+
+
+class _ArchiveDigests:
+    """The sha256 of each archive read in a run, computed once."""
+
+    def __init__(self) -> None:
+        self.known: dict[Path, str] = {}
+
+    def fill(self, record: InputRecord, source: Source) -> None:
+        if not source.in_archive:
+            return
+        if source.file not in self.known:
+            try:
+                self.known[source.file] = file_sha256(source.file)
+            except OSError:
+                return
+        record.archive_sha256 = self.known[source.file]
 
 
 def _existing_keys(case: Case) -> KeySet:
@@ -600,38 +725,40 @@ def _ingest(
     known = {record.sha256: record for record in case.inputs if record.sha256}
     sizes = {record.size for record in case.inputs}
     hashing = ThreadPoolExecutor(max_workers=1)
+    archives = _ArchiveDigests()
     added: list[InputRecord] = []
     next_number = len(case.inputs) + 1
+    found = discover(paths)
     try:
-        for path in discover(paths):
+        for source in found.sources:
             input_id = f"in-{next_number:03d}"
-            # The same content can only be in the case already when a file of its size is:
-            # then hash it first; otherwise hash it while it is read (hashlib runs without
-            # the GIL).
-            digest: str | Future | None = None
-            if path.is_file():
-                if path.stat().st_size in sizes:
-                    digest = sha256_of(path)
-                else:
-                    digest = hashing.submit(sha256_of, path)
-            if isinstance(digest, str) and digest in known:
-                added.append(
-                    InputRecord(
-                        path=str(path),
-                        size=path.stat().st_size,
-                        sha256=digest,
-                        input_id=known[digest].input_id,
-                        format=known[digest].format,
-                        status="already_in_case",
+            # The same content can only be in the case already when an input of its size is:
+            # then hash it first; otherwise hash it while it is read (hashlib runs without the
+            # GIL).
+            digest: tuple[str, int] | Future[tuple[str, int]] | None = None
+            if source.problem is None:
+                try:
+                    size = source.size()
+                    digest = (
+                        digest_of(source) if size in sizes else hashing.submit(digest_of, source)
                     )
-                )
+                except OSError:
+                    digest = None  # read_input reports it
+            if isinstance(digest, tuple) and digest[0] in known:
+                earlier = known[digest[0]]
+                record = _new_record(source, earlier.input_id)
+                record.sha256, record.size = digest
+                record.format, record.status = earlier.format, "already_in_case"
+                archives.fill(record, source)
+                added.append(record)
                 continue
             sink = EventSink(folder, input_id)
             try:
-                record = read_input(path, input_id, options, seen, sink, progress, digest)
+                record = read_input(source, input_id, options, seen, sink, progress, digest)
             except BaseException:
                 sink.abandon()
                 raise
+            archives.fill(record, source)
             parts = sink.commit(keep=record.error is None)
             added.append(record)
             if record.error is not None:
@@ -655,7 +782,20 @@ def _ingest(
                 commit()
     finally:
         hashing.shutdown()
+    added += [_skipped(path, why) for path, why in found.skipped]
     return added
+
+
+def loaded_nothing(record: InputRecord) -> bool:
+    """Whether an input gave the case nothing: it could not be read, or every row of it was
+    rejected."""
+    if record.status == "rejected":
+        return True
+    return (
+        record.status == "ingested"
+        and record.rows_read > 0
+        and (record.rows_rejected == record.rows_read)
+    )
 
 
 @dataclass
@@ -755,7 +895,8 @@ def load_sources(
 
     Raises:
         OptionError: more than one case folder was given.
-        InputError: nothing at all could be loaded (the message lists why, per file).
+        InputError: nothing at all could be loaded: no input could be read, or every row was
+            rejected (the message lists why, per file).
     """
     options = (options or IngestOptions()).checked()
     cases = [s for s in sources if is_case_folder(s)]
@@ -765,10 +906,38 @@ def load_sources(
     case = open_case(cases[0]) if cases else Case.empty()
     if raw:
         added = _ingest(raw, case, None, options, progress)
-        if not cases and not any(r.error is None for r in added):
-            problems = "; ".join(f"{r.path}: {r.error}" for r in added) or "no files found"
-            raise InputError(", ".join(str(s) for s in raw), f"nothing could be loaded: {problems}")
+        for record in added:
+            if record.status == "skipped":
+                case.warnings.append(f"{record.path}: {record.warnings[0]}")
+        inputs = [r for r in added if r.status != "skipped"]
+        if not cases and all(loaded_nothing(r) for r in inputs):
+            problems = "; ".join(f"{r.path}: {_why_nothing(r)}" for r in inputs)
+            raise InputError(
+                ", ".join(str(s) for s in raw),
+                f"nothing could be loaded: {problems or 'no files found'}",
+            )
     return case
+
+
+def ingest_summary(records: Sequence[InputRecord]) -> str:
+    """One line saying how many inputs gave nothing and how many rows were rejected."""
+    inputs = [r for r in records if r.status != "skipped"]
+    unreadable = sum(loaded_nothing(r) for r in inputs)
+    rejected = sum(r.rows_rejected for r in inputs)
+    return (
+        f"{len(inputs)} input(s): {unreadable} could not be read or had every row rejected; "
+        f"{rejected:,} row(s) rejected"
+    )
+
+
+def _why_nothing(record: InputRecord) -> str:
+    if record.error:
+        return record.error
+    if record.rows_read == 0:
+        return "no data rows"
+    first = record.rejected[0] if record.rejected else None
+    where = f" (line {first.line}: {first.reason})" if first and first.line else ""
+    return f"every row was rejected{where}"
 
 
 __all__ = [
@@ -776,7 +945,9 @@ __all__ = [
     "IngestOptions",
     "discover",
     "ingest_into_case",
+    "ingest_summary",
     "inspect_files",
     "load_sources",
+    "loaded_nothing",
     "open_case",
 ]

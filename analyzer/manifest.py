@@ -72,7 +72,12 @@ class InputRecord:
     # "1,000 messages" / "20,000 rows" when the file stops exactly at an export limit of its
     # format: it was probably cut off by the service
     export_limit: str | None = None
-    status: str = "ingested"  # ingested | already_in_case | rejected
+    status: str = "ingested"  # ingested | already_in_case | rejected | skipped
+    # a member of an archive (.zip, .gz): path is "archive!member", size and sha256 are the
+    # member's decompressed bytes; the archive's own path and sha256 are kept here
+    archive: str | None = None
+    archive_sha256: str | None = None
+    member: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = dict(self.__dict__)

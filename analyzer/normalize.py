@@ -14,14 +14,27 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from analyzer import schema
+from analyzer import formats, schema
 from analyzer.arrays import null_if_empty, one_array, per_distinct
 from analyzer.formats import ExportFormat
-from analyzer.timestamps import local_time_issues, parse_timestamps
+from analyzer.timestamps import LocalTimeIssues, local_time_issues, parse_timestamps
 
-INTEGER_COLUMNS = {"total_bytes": pa.int64(), "recipient_count": pa.int32()}
+INTEGER_COLUMNS = {
+    "total_bytes": pa.int64(),
+    "recipient_count": pa.int32(),
+    "bulk_complaint_level": pa.int16(),
+    "attachment_count": pa.int32(),
+    "url_count": pa.int32(),
+    "file_size": pa.int64(),
+}
 #: Most digits a value of each integer type can always hold.
-INTEGER_DIGITS = {pa.int64(): 18, pa.int32(): 9}
+INTEGER_DIGITS = {pa.int64(): 18, pa.int32(): 9, pa.int16(): 4}
+
+#: ``/Date(1658751973240)/``: the OData verbose (ASP.NET) JSON time, milliseconds since 1970
+#: UTC; an offset after them (``+0000``, ``-0500``) is the zone the time was written in, not a
+#: correction of the instant.
+MS_DATE = r"^\s*/Date\((?P<ms>-?\d{1,15})(?:[+-]\d{4})?\)/\s*$"
+
 
 # directionality: the summary reports write 1 = inbound, 2 = outbound; tracking rows write
 # Incoming / Originating; Defender writes Inbound / Outbound / Intra-org.
@@ -52,12 +65,22 @@ SEMICOLON, PIPE, EQUALS = ord(";"), ord("|"), ord("=")
 
 @dataclass
 class Batch:
-    """A batch of canonical events and the rows of it that were rejected."""
+    """A batch of canonical events and the rows of it that were rejected.
+
+    Attributes:
+        events: the canonical events of the rows that were not rejected.
+        rejected: (line, reason) of each rejected row.
+        warnings: what the batch says about its file (each once).
+        keys: event_key of each event, (n, 2) uint64 (for merging).
+        rows: for each event, the position of its raw row in the batch (several events can
+            come from one row, and several rows of a JSON document from one line).
+    """
 
     events: pa.Table
-    rejected: list[tuple[int, str]] = field(default_factory=list)  # (line, reason)
+    rejected: list[tuple[int, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    keys: np.ndarray | None = None  # event_key of each event, (n, 2) uint64 (merging)
+    keys: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), dtype=np.uint64))
+    rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
 def _extras(named_columns: list[tuple[str, pa.Array]], n: int) -> pa.Array:
@@ -201,16 +224,22 @@ def parse_custom_data(custom_data: pa.Array) -> pa.Array:
     return _parsed_where(custom_data, pc.is_valid(custom_data))
 
 
-def _verdict_fields(custom_data: pa.Array, event_id: pa.Array | None) -> pa.Array:
-    """custom_data parsed on AGENTINFO rows (spam, malware and transport rule verdicts).
+def _verdict_fields(
+    custom_data: pa.Array, event_id: pa.Array | None, source: pa.Array | None
+) -> pa.Array:
+    """custom_data parsed on AGENTINFO rows (spam, malware and transport rule verdicts) and on
+    SMTP RECEIVE rows (``S:MimeParts=...``: attachments, embedded parts, MIME parts).
 
     Other rows keep custom_data verbatim only: parsing every row of a large extended report
-    costs more than the rest of ingest, and chains need the agents' verdicts alone.
+    costs more than the rest of ingest, and chains need these rows' facts alone.
     """
     if event_id is None:
         return parse_custom_data(custom_data)
-    agent = pc.and_(pc.fill_null(pc.equal(event_id, "AGENTINFO"), False), pc.is_valid(custom_data))
-    return _parsed_where(custom_data, agent)
+    parse = pc.equal(event_id, "AGENTINFO")
+    if source is not None:
+        smtp_receive = pc.and_(pc.equal(event_id, "RECEIVE"), pc.equal(source, "SMTP"))
+        parse = pc.or_(pc.fill_null(parse, False), pc.fill_null(smtp_receive, False))
+    return _parsed_where(custom_data, pc.and_(pc.fill_null(parse, False), pc.is_valid(custom_data)))
 
 
 def _parsed_where(custom_data: pa.Array, parse: pa.Array) -> pa.Array:
@@ -521,30 +550,23 @@ def to_canonical(
         columns[name] = column if column.type == pa.string() else column.cast(pa.string())
     # every column the format does not map is kept, by its header (nothing is lost)
     extras = [(headers[p], table.column(p)) for p in range(len(headers)) if p not in header_map]
+    _trace_ids(columns, headers, header_map, spec, extras, warnings)
+    for name, value in spec.constants.items():
+        columns.setdefault(name, pa.repeat(pa.scalar(value, pa.string()), n))
+    for name, source in spec.fallbacks.items():
+        if name not in columns and source in columns:
+            columns[name] = columns[source]
     raw_time = columns.get("event_time", pa.nulls(n, pa.string()))
 
-    # Rows hold undecodable bytes (replaced by U+FFFD in the stream): reject them, never store
-    # a replaced value.
     keep = np.ones(n, dtype=bool)
     if context.decode_errors:
-        damaged = np.zeros(n, dtype=bool)
-        for position in range(len(headers)):
-            column = table.column(position)
-            damaged |= pc.fill_null(pc.match_substring(column, "\ufffd"), False).to_numpy(
-                zero_copy_only=False
-            )
-        for line in lines[damaged]:
-            rejected.append(
-                (
-                    int(line),
-                    "holds bytes that are not valid in the file's encoding "
-                    "(re-run with --encoding if the encoding was misdetected)",
-                )
-            )
-        keep &= ~damaged
+        _reject_undecodable(table, lines, keep, rejected)
 
     # Times: every canonical row needs one.
     times = parse_timestamps(raw_time, dayfirst=context.dayfirst, input_tz=context.input_tz)
+    missing = pc.and_(pc.is_null(times), pc.is_valid(raw_time))
+    if pc.any(missing).as_py():
+        times = pc.coalesce(times, _ms_dates(raw_time))
     bad_time = pc.is_null(times).to_numpy(zero_copy_only=False) & keep
     # --input-tz: times the zone skips are rejected, times it repeats are warned about
     zone_issues = local_time_issues(raw_time, context.dayfirst, context.input_tz)
@@ -552,50 +574,20 @@ def to_canonical(
     if zone_issues is not None and (warning := zone_issues.warning(time_header, lines)):
         warnings.append(warning)
     if bad_time.any():
-        header = time_header
-        raw_values = raw_time.to_pylist()
-        for index in np.flatnonzero(bad_time)[:10000]:
-            value = raw_values[index]
-            reason = (
-                f"no {header} value"
-                if value is None
-                else zone_issues.reason(header, value)
-                if zone_issues is not None and zone_issues.skipped[index]
-                else f"unreadable {header} value {value[:60]!r}"
-            )
-            rejected.append((int(lines[index]), reason))
-        if bad_time.sum() > 10000:
-            rejected.extend(
-                (int(line), f"unreadable {header} value")
-                for line in lines[np.flatnonzero(bad_time)[10000:]]
-            )
+        _reject_times(raw_time, bad_time, lines, time_header, rejected, zone_issues)
         keep &= ~bad_time
     columns["event_time"] = times
 
-    for name, arrow_type in INTEGER_COLUMNS.items():
-        if name in columns:
-            text = columns[name]
-            longest = INTEGER_DIGITS[arrow_type]
-            if _all_whole_numbers(text) and (pc.max(pc.utf8_length(text)).as_py() or 0) <= longest:
-                columns[name] = pc.cast(text, arrow_type)  # the usual case, told from the bytes
-                continue
-            digits = pc.fill_null(pc.match_substring_regex(text, rf"^\d{{1,{longest}}}$"), False)
-            columns[name] = pc.cast(
-                pc.if_else(digits, text, pa.scalar(None, pa.string())), arrow_type
-            )
-            not_numbers = pc.and_(pc.invert(digits), pc.is_valid(text))
-            odd = pc.sum(not_numbers).as_py() or 0
-            if odd:
-                header = next(headers[p] for p, c in header_map.items() if c == name)
-                warnings.append(
-                    f"{odd} {name} value(s) are not whole numbers (or too large); left empty "
-                    f"and kept as text in extras under {header!r}"
-                )
-                extras.append((header, pc.if_else(not_numbers, text, pa.scalar(None, pa.string()))))
+    _integers(columns, headers, header_map, extras, warnings)
     columns["extras"] = _extras(extras, n)
 
     if spec.status_rules:
         columns["reported_status"] = _status_rules(spec, columns, n)
+    if "reported_status" in columns:
+        none = pc.equal(pc.utf8_lower(pc.utf8_trim_whitespace(columns["reported_status"])), "none")
+        count = pc.sum(pc.and_(pc.fill_null(none, False), pa.array(keep))).as_py() or 0
+        if count:
+            warnings.append(NO_STATUS_WARNING)
 
     row_index = np.arange(n)
     if spec.row_shape == "event":
@@ -604,6 +596,161 @@ def to_canonical(
         columns, row_index = _split_recipient_events(columns, n)
     m = len(row_index)
 
+    _derived(columns)
+    columns["time_basis"] = pa.repeat(pa.scalar(spec.time_basis, pa.string()), m)
+    columns["input_id"] = pa.repeat(pa.scalar(context.input_id, pa.string()), m)
+    columns["report_type"] = pa.repeat(pa.scalar(spec.name, pa.string()), m)
+    columns["line"] = pa.array(lines[row_index].astype(np.int64))
+    columns = {k: v for k, v in columns.items() if v is not None}
+    events = schema.conform(pa.table(columns))
+    keys = event_key_values(events)  # a row's key is its own: rows to drop change no other's
+    kept = keep[row_index]
+    rows = row_index.astype(np.int64)
+    if not kept.all():  # filtering copies every column: only when a row was rejected
+        events = events.filter(pa.array(kept))
+        keys = keys[kept]
+        rows = rows[kept]
+    events = events.set_column(
+        events.schema.get_field_index("event_key"), "event_key", hex_strings(keys)
+    )
+    return Batch(events, rejected, warnings, keys, rows)
+
+
+#: Said once per file when rows carry Get-MessageTraceV2's status None.
+NO_STATUS_WARNING = (
+    "some rows have the status None (Get-MessageTraceV2: no delivery status, because the message "
+    "was rejected or redirected to another recipient; the row does not say which): None "
+    "decides no final status, so these recipients are Unknown unless other rows decide"
+)
+
+
+def _trace_ids(
+    columns: dict[str, pa.Array],
+    headers: list[str],
+    header_map: dict[int, str],
+    spec: ExportFormat,
+    extras: list[tuple[str, pa.Array | pa.ChunkedArray]],
+    warnings: list[str],
+) -> None:
+    """Keep ``message_trace_id`` only if it is one: an id that no two records share, while a
+    message has several records, is each record's own (Graph documents its detail records'
+    ``id`` so); it then goes to extras, and fills no network message id."""
+    position = next((p for p, c in header_map.items() if c == "message_trace_id"), None)
+    if position is None or not spec.record_id_aliases:
+        return
+    header = headers[position]
+    if formats.normalize_header(header) not in {
+        formats.normalize_header(alias) for alias in spec.record_id_aliases
+    }:
+        return
+    ids = columns["message_trace_id"]
+    with_id = len(ids) - ids.null_count
+    if with_id < 2 or pc.count_distinct(ids).as_py() < with_id:
+        return  # records share ids: trace ids
+    messages = columns.get("message_id")
+    if (
+        messages is None
+        or pc.count_distinct(messages).as_py() >= len(messages) - messages.null_count
+    ):
+        return  # one record per message: nothing tells, the format's word stands
+    del columns["message_trace_id"]
+    extras.append((header, ids))
+    warnings.append(
+        f"each record has an {header!r} of its own (no two records share one): it identifies "
+        "the record, not the message trace, so it is kept in extras and these rows join their "
+        "message by message id only"
+    )
+
+
+def _reject_undecodable(
+    table: pa.Table, lines: np.ndarray, keep: np.ndarray, rejected: list[tuple[int, str]]
+) -> None:
+    """Reject rows holding undecodable bytes (U+FFFD in the stream): never store a replaced
+    value."""
+    damaged = np.zeros(len(keep), dtype=bool)
+    for position in range(table.num_columns):
+        column = table.column(position)
+        damaged |= pc.fill_null(pc.match_substring(column, "\ufffd"), False).to_numpy(
+            zero_copy_only=False
+        )
+    for line in lines[damaged]:
+        rejected.append(
+            (
+                int(line),
+                "holds bytes that are not valid in the file's encoding "
+                "(re-run with --encoding if the encoding was misdetected)",
+            )
+        )
+    keep &= ~damaged
+
+
+def _ms_dates(values: pa.Array) -> pa.Array:
+    """``/Date(ms)/`` times (OData verbose JSON) as UTC timestamps; null for other values."""
+    found = pc.extract_regex(values, MS_DATE)
+    milliseconds = pc.cast(pc.struct_field(found, "ms"), pa.int64())
+    # nanoseconds since 1970 fit in 64 bits from 1677 to 2262: beyond, no real time
+    plausible = pc.less_equal(pc.abs(milliseconds), 9_223_372_036_853)
+    milliseconds = pc.if_else(plausible, milliseconds, pa.scalar(None, pa.int64()))
+    return pc.cast(pc.multiply(milliseconds, 1_000_000), schema.TIMESTAMP)
+
+
+def _reject_times(
+    raw_time: pa.Array,
+    bad_time: np.ndarray,
+    lines: np.ndarray,
+    header: str,
+    rejected: list[tuple[int, str]],
+    zone_issues: LocalTimeIssues | None,
+) -> None:
+    """Reject the rows without a readable time, each with its value (the first 10,000); a
+    time that ``--input-tz`` skips (``zone_issues``) says so."""
+    bad = np.flatnonzero(bad_time)
+    values = raw_time.take(pa.array(bad[:10000])).to_pylist()
+    for index, value in zip(bad[:10000], values, strict=True):
+        reason = (
+            f"no {header} value"
+            if value is None
+            else zone_issues.reason(header, value)
+            if zone_issues is not None and zone_issues.skipped[index]
+            else f"unreadable {header} value {value[:60]!r}"
+        )
+        rejected.append((int(lines[index]), reason))
+    rejected.extend((int(line), f"unreadable {header} value") for line in lines[bad[10000:]])
+
+
+def _integers(
+    columns: dict[str, pa.Array],
+    headers: list[str],
+    header_map: dict[int, str],
+    extras: list[tuple[str, pa.Array | pa.ChunkedArray]],
+    warnings: list[str],
+) -> None:
+    """Integer columns from their text; a value that is no whole number is left empty and
+    kept as text in extras."""
+    for name, arrow_type in INTEGER_COLUMNS.items():
+        if name not in columns:
+            continue
+        text = columns[name]
+        longest = INTEGER_DIGITS[arrow_type]
+        if _all_whole_numbers(text) and (pc.max(pc.utf8_length(text)).as_py() or 0) <= longest:
+            columns[name] = pc.cast(text, arrow_type)  # the usual case, told from the bytes
+            continue
+        digits = pc.fill_null(pc.match_substring_regex(text, rf"^\d{{1,{longest}}}$"), False)
+        columns[name] = pc.cast(pc.if_else(digits, text, pa.scalar(None, pa.string())), arrow_type)
+        not_numbers = pc.and_(pc.invert(digits), pc.is_valid(text))
+        odd = pc.sum(not_numbers).as_py() or 0
+        if odd:
+            header = next(headers[p] for p, c in header_map.items() if c == name)
+            warnings.append(
+                f"{odd} {name} value(s) are not whole numbers (or too large); left empty "
+                f"and kept as text in extras under {header!r}"
+            )
+            extras.append((header, pc.if_else(not_numbers, text, pa.scalar(None, pa.string()))))
+
+
+def _derived(columns: dict[str, pa.Array]) -> None:
+    """Columns derived from others: event ids in upper case, SMTP codes, direction, parsed
+    custom_data."""
     event_id = columns.get("event_id")
     if event_id is not None:
         columns["event_id"] = per_distinct(
@@ -614,7 +761,10 @@ def to_canonical(
         # a few statuses repeat over thousands of rows: both regexes run once per distinct one
         encoded = pc.dictionary_encode(status)
         statuses = encoded.dictionary
-        code = pc.extract_regex(statuses, r"(?P<code>\b[245]\.\d{1,3}\.\d{1,3}\b)")
+        # x.y.z on its own, not inside a longer dotted number ("version 10.5.1.2")
+        code = pc.extract_regex(
+            statuses, r"(?:^|[^\d.])(?P<code>[245]\.\d{1,3}\.\d{1,3})(?:[^\d.]|\.\D|\.$|$)"
+        )
         columns["status_code"] = pc.struct_field(code, "code").take(encoded.indices)
         reply = pc.extract_regex(statuses, r"^(?P<reply>[245]\d\d)\b")
         columns["smtp_reply_code"] = pc.cast(pc.struct_field(reply, "reply"), pa.int16()).take(
@@ -627,21 +777,5 @@ def to_canonical(
         columns["direction"] = pa.array(list(DIRECTIONS.values()), pa.string()).take(index)
     if "custom_data" in columns:
         columns["custom_data_fields"] = _verdict_fields(
-            columns["custom_data"], columns.get("event_id")
+            columns["custom_data"], columns.get("event_id"), columns.get("source")
         )
-
-    columns["time_basis"] = pa.repeat(pa.scalar(spec.time_basis, pa.string()), m)
-    columns["input_id"] = pa.repeat(pa.scalar(context.input_id, pa.string()), m)
-    columns["report_type"] = pa.repeat(pa.scalar(spec.name, pa.string()), m)
-    columns["line"] = pa.array(lines[row_index].astype(np.int64))
-    columns = {k: v for k, v in columns.items() if v is not None}
-    events = schema.conform(pa.table(columns))
-    keys = event_key_values(events)  # a row's key is its own: rows to drop change no other's
-    kept = keep[row_index]
-    if not kept.all():  # filtering copies every column: only when a row was rejected
-        events = events.filter(pa.array(kept))
-        keys = keys[kept]
-    events = events.set_column(
-        events.schema.get_field_index("event_key"), "event_key", hex_strings(keys)
-    )
-    return Batch(events, rejected, warnings, keys)

@@ -59,8 +59,11 @@ COLUMNS: tuple[Column, ...] = (
     Column(
         "reported_status",
         pa.string(),
-        "Final status as a summary-type export reports it (Delivered, Failed, Pending, "
-        "Expanded, Quarantined, FilteredAsSpam, GettingStatus, ...), verbatim.",
+        "Final status as a summary-type export reports it, verbatim: Delivered, Failed, "
+        "Pending, Expanded, Quarantined, FilteredAsSpam, GettingStatus (Graph writes them in "
+        "camelCase: filteredAsSpam, gettingStatus, unknownFutureValue); Get-MessageTraceV2's "
+        "None means no delivery status, because the message was rejected or redirected to "
+        "another recipient (the row does not say which).",
         "summary, get_messagetrace, reporting_api_json, defender_email_events",
     ),
     Column("recipient_address", pa.string(), "The one recipient this row is about."),
@@ -79,7 +82,22 @@ COLUMNS: tuple[Column, ...] = (
     Column("message_id", pa.string(), "Internet message id, as exported (usually with <>)."),
     Column("network_message_id", pa.string(), "Exchange Online network message id (a GUID)."),
     Column("internal_message_id", pa.string(), "Server-local message id of tracking logs."),
-    Column("message_trace_id", pa.string(), "MessageTraceId of PowerShell / API exports."),
+    Column(
+        "message_trace_id",
+        pa.string(),
+        "MessageTraceId of PowerShell / Reporting web service exports, the id of Graph "
+        "records. A file without a network message id column fills network_message_id with "
+        "it: in practice they are the same GUID.",
+        "summary, get_messagetrace, get_messagetrace_detail, reporting_api_json",
+    ),
+    Column(
+        "organization",
+        pa.string(),
+        "The tenant the export was made for, as Get-MessageTrace, the Reporting web service "
+        "and Graph name it (contoso.onmicrosoft.com, contoso.com): its domains are the "
+        "tenant's.",
+        "get_messagetrace, get_messagetrace_detail, reporting_api_json",
+    ),
     Column(
         "related_recipient_address",
         pa.string(),
@@ -110,24 +128,156 @@ COLUMNS: tuple[Column, ...] = (
     Column("to_ip", pa.string(), "ToIP: IP the message was sent to.", "summaries"),
     Column("source_context", pa.string(), "Source context of tracking rows."),
     Column("connector_id", pa.string(), "Connector that received or sent the message."),
-    Column("tenant_id", pa.string(), "Tenant id."),
+    Column(
+        "tenant_id",
+        pa.string(),
+        "Id (a GUID) of the Microsoft 365 tenant, as tracking rows and Defender records carry it.",
+    ),
     # Details
     Column("message_info", pa.string(), "message_info text (origination time for some events)."),
     Column("custom_data", pa.string(), "custom_data, verbatim (S:KEY=value|k=v;S:... sections)."),
     Column(
         "custom_data_fields",
         STRING_MAP,
-        "custom_data of AGENTINFO rows (where the spam filter, malware and transport rule "
-        "agents write their verdicts) parsed into key/values; other rows keep custom_data "
-        "verbatim only. A section S:A=x|b=y gives A=x and A.b=y "
-        "(so SFA.SFV, SFA.SCL, SFA.DI, AMA.name, TRA.ruleId, TRA.action); a one-pair section "
-        "S:K=v gives K=v. A key may repeat (one TRA.ruleId per transport rule).",
+        "custom_data parsed into key/values on AGENTINFO rows (where the spam filter, malware "
+        "and transport rule agents write their verdicts) and SMTP RECEIVE rows (S:MimeParts: "
+        "attachments, embedded parts, MIME parts); other rows keep custom_data verbatim only. "
+        "A section S:A=x|b=y gives A=x and A.b=y (so SFA.SFV, SFA.SCL, SFA.DI, AMA.name, "
+        "TRA.ruleId, TRA.action); a one-pair section S:K=v gives K=v. A key may repeat (one "
+        "TRA.ruleId per transport rule).",
     ),
-    Column("event_detail", pa.string(), "Detail / action text (Get-MessageTraceDetail, Defender)."),
-    Column("event_data", pa.string(), "Data XML of Get-MessageTraceDetail rows, verbatim."),
+    Column(
+        "event_detail",
+        pa.string(),
+        "Detail text of the event: Detail of Get-MessageTraceDetail, description of Graph "
+        "details, Action of Defender post-delivery events.",
+    ),
+    Column(
+        "event_action",
+        pa.string(),
+        "Action of a Get-MessageTraceDetail or Graph detail event (what was done to the "
+        "message, e.g. by a transport rule), verbatim.",
+        "get_messagetrace_detail",
+    ),
+    Column(
+        "event_data",
+        pa.string(),
+        "Data of Get-MessageTraceDetail rows and Graph details (XML), verbatim.",
+        "get_messagetrace_detail",
+    ),
     Column("delivery_action", pa.string(), "Defender DeliveryAction.", "defender_email_events"),
     Column("delivery_location", pa.string(), "Defender DeliveryLocation.", "defender_*"),
     Column("threat_types", pa.string(), "Defender ThreatTypes (Phish, Malware, Spam).", "defender"),
+    Column(
+        "threat_names",
+        pa.string(),
+        "Defender ThreatNames: the malware or phish family detected, verbatim.",
+        "defender_email_events, defender_email_attachment_info",
+    ),
+    Column(
+        "detection_methods",
+        pa.string(),
+        "Defender DetectionMethods (JSON text: which technology found which threat).",
+        "defender_*",
+    ),
+    Column(
+        "original_threat_types",
+        pa.string(),
+        "Defender OriginalThreatTypes: the threats found at delivery, before a later "
+        "verdict (ZAP) changed threat_types.",
+        "defender_email_events",
+    ),
+    Column(
+        "original_detection_methods",
+        pa.string(),
+        "Defender OriginalDetectionMethods: detection_methods at delivery, before ZAP.",
+        "defender_email_events",
+    ),
+    Column(
+        "confidence_level",
+        pa.string(),
+        'Defender ConfidenceLevel (JSON text, e.g. {"Phish":"High","Spam":null}).',
+        "defender_email_events",
+    ),
+    Column(
+        "bulk_complaint_level",
+        pa.int16(),
+        "Defender BulkComplaintLevel (BCL 0-9: how likely the sender sends bulk mail that "
+        "people complain about).",
+        "defender_email_events",
+    ),
+    Column(
+        "authentication_details",
+        pa.string(),
+        'Defender AuthenticationDetails (JSON text: {"SPF":"pass","DKIM":"fail",'
+        '"DMARC":"fail","CompAuth":"fail"}), verbatim.',
+        "defender_email_events",
+    ),
+    Column(
+        "forwarding_info",
+        pa.string(),
+        "Defender ForwardingInformation (JSON text: who forwarded the message, and how), verbatim.",
+        "defender_email_events",
+    ),
+    Column(
+        "is_first_contact",
+        pa.string(),
+        "Defender IsFirstContact as exported (true/false, 1/0): the recipient had not "
+        "received mail from this sender before.",
+        "defender_email_events",
+    ),
+    Column(
+        "transport_rules",
+        pa.string(),
+        "Defender ExchangeTransportRule: the transport (mail flow) rules that acted, verbatim.",
+        "defender_email_events",
+    ),
+    Column(
+        "distribution_list",
+        pa.string(),
+        "Defender DistributionList: the group through which the recipient got the message.",
+        "defender_email_events",
+    ),
+    Column("attachment_count", pa.int32(), "Defender AttachmentCount.", "defender_email_events"),
+    Column("url_count", pa.int32(), "Defender UrlCount.", "defender_email_events"),
+    # Attachments, links and clicks of a message (Defender), each an event of the message
+    Column(
+        "file_name",
+        pa.string(),
+        "Name of an attached file (event_id ATTACHMENT).",
+        "defender_email_attachment_info",
+    ),
+    Column("file_type", pa.string(), "Type of that file.", "defender_email_attachment_info"),
+    Column("file_sha256", pa.string(), "SHA-256 of that file.", "defender_email_attachment_info"),
+    Column(
+        "file_size", pa.int64(), "Size of that file in bytes.", "defender_email_attachment_info"
+    ),
+    Column(
+        "url",
+        pa.string(),
+        "A URL in the message (event_id URL) or clicked through Safe Links (event_id "
+        "URLCLICK), verbatim.",
+        "defender_email_url_info, defender_url_click_events",
+    ),
+    Column("url_domain", pa.string(), "Domain of that URL.", "defender_email_url_info"),
+    Column(
+        "url_location",
+        pa.string(),
+        "Where the URL was found (Body, Header, Attachment, QRCode...).",
+        "defender_email_url_info",
+    ),
+    Column(
+        "click_action",
+        pa.string(),
+        "What Safe Links did with a click (ClickAllowed, ClickBlocked, UrlErrorPage, ...).",
+        "defender_url_click_events",
+    ),
+    Column(
+        "clicked_through",
+        pa.string(),
+        "Whether the user clicked through a warning to the URL, as exported (true/false).",
+        "defender_url_click_events",
+    ),
     Column(
         "extras",
         STRING_MAP,

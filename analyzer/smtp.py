@@ -9,8 +9,6 @@ other code, so that no code is left without an explanation.
 
 from __future__ import annotations
 
-import re
-
 #: Enhanced status codes seen in Exchange / Exchange Online replies and NDRs, with what they
 #: mean to a user. Codes not listed here fall back to their class and subject.
 KNOWN_CODES: dict[str, str] = {
@@ -100,23 +98,6 @@ REPLY_CODES: dict[int, str] = {
     554: "the transaction failed",
 }
 
-_CODE = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
-
-
-def parse_status_code(text: str | None) -> str | None:
-    """The enhanced status code ``x.y.z`` in an SMTP reply, or None.
-
-    Args:
-        text: an SMTP reply such as ``550 5.1.1 RESOLVER.ADR.RecipNotFound; not found``.
-
-    Returns:
-        The code as written (``5.1.1``), or None when the text carries none.
-    """
-    if not text:
-        return None
-    match = _CODE.search(text)
-    return ".".join(match.groups()) if match else None
-
 
 def meaning(code: str | None, reply_code: int | None = None) -> str | None:
     """What an enhanced status code (or, lacking one, a reply code) means, in plain words.
@@ -150,10 +131,3 @@ def meaning(code: str | None, reply_code: int | None = None) -> str | None:
         if first in CLASS_WORDS:
             return CLASS_WORDS[first]
     return None
-
-
-def is_permanent_failure(code: str | None, reply_code: int | None = None) -> bool:
-    """Whether a code says the delivery failed for good (class 5)."""
-    if code and code.strip().startswith("5."):
-        return True
-    return reply_code is not None and 500 <= reply_code <= 599

@@ -372,19 +372,22 @@ def _check_counts(folder: Path, manifest: Manifest, seen: _Seen, problems: list[
 
 def _check_originals(manifest: Manifest, given: Sequence[str | Path], result: VerifyResult) -> None:
     """Hash the original files again: each recorded input must be among them, unchanged."""
-    from analyzer.ingest import discover, sha256_of  # only verify --inputs needs them
+    from analyzer.files import digest_of  # only verify --inputs needs them
+    from analyzer.ingest import discover
 
     found = discover(given)
-    files = [path for path in found if path.is_file()]
-    for absent in found:
-        if not absent.exists():
-            result.problems.append(Problem(str(absent), "does not exist"))
     hashes: dict[Path, str] = {}
-    for path in files:
+    for source in found.sources:
+        # an archive's members are inputs of their own: their sha256 is the member's content
+        if source.problem is not None:
+            result.problems.append(Problem(source.path, source.problem))
+            continue
         try:
-            hashes[path] = sha256_of(path)
+            hashes[Path(source.path)] = digest_of(source)[0]
         except OSError as error:
-            result.problems.append(Problem(str(path), f"cannot be read ({error.strerror})"))
+            result.problems.append(
+                Problem(source.path, f"cannot be read ({error.strerror or error})")
+            )
     by_hash: dict[str, list[Path]] = {}
     for path, digest in hashes.items():
         by_hash.setdefault(digest, []).append(path)

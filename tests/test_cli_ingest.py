@@ -20,6 +20,11 @@ from tools.samples import load_scenario
 SAMPLE_BY_NAME = {spec.name: spec for spec in load_scenario().file}
 INSPECT_FIELDS = {
     "path",
+    "status",
+    "archive",
+    "archive_sha256",
+    "member",
+    "rejected",
     "format",
     "encoding",
     "bom",
@@ -122,15 +127,38 @@ def test_inspect_warns_when_rows_stop_at_an_export_limit(tmp_path):
     assert "warning:  exactly 1,000 messages, a known export limit" in result.stdout
 
 
-def test_inspect_of_a_mixed_folder_lists_every_file_and_exits_0(tmp_path):
+def test_inspect_of_a_mixed_folder_lists_every_file_with_its_rejections_and_exits_1(tmp_path):
     folder = good_and_bad_folder(tmp_path)
 
     result = run("inspect", folder)
 
-    assert result.exit_code == 0
+    assert result.exit_code == 1  # two files could not be read
     assert "error: is empty (0 bytes)" in result.stdout
     assert "error: is not a message trace export" in result.stdout
     assert "rows:     2 (1 rejected)" in result.stdout
+    assert "rejected: line 3: unreadable date_time_utc value 'soon'" in result.stdout
+    assert result.stderr.splitlines()[-1] == (
+        "msgtrace: 4 input(s): 2 could not be read or had every row rejected; 1 row(s) rejected"
+    )
+
+
+def test_inspect_of_a_file_whose_every_row_was_rejected_says_why_and_exits_1(tmp_path):
+    path = write_export(tmp_path, "x.csv", extended_csv(extended_row(date_time_utc="soon")))
+
+    result = run("inspect", path)
+
+    assert result.exit_code == 1
+    assert "rejected: line 2: unreadable date_time_utc value 'soon'" in result.stdout
+    assert "warning:  every row was rejected: nothing of this input was loaded" in result.stdout
+
+
+def test_inspect_of_clean_files_exits_0():
+    result = run("inspect", SAMPLES / "summary_utf8_bom.csv")
+
+    assert result.exit_code == 0
+    assert result.stderr.splitlines()[-1] == (
+        "msgtrace: 1 input(s): 0 could not be read or had every row rejected; 0 row(s) rejected"
+    )
 
 
 # ---------------------------------------------------------------- ingest
@@ -142,14 +170,15 @@ def test_ingest_of_a_mixed_folder_loads_the_good_files_and_reports_the_rest(tmp_
 
     result = run("ingest", folder, "--case", case)
 
-    assert result.exit_code == 0
+    assert result.exit_code == 3  # written, but two of the four inputs could not be read
     out = result.stdout.splitlines()
     assert out == [
         f"{folder / 'a_extended.csv'}: extended, utf-16-le: 1 rows read, 1 ingested, "
         "0 duplicate, 0 rejected",
         f"{folder / 'sub' / 'd_one_bad_row.csv'}: extended, utf-8: 2 rows read, 1 ingested, "
         "0 duplicate, 1 rejected",
-        f"case {case}: 2 events from 2 input(s)",
+        f"case {case}: 2 events from 2 input(s); this run: 4 input(s): 2 could not be read or "
+        "had every row rejected; 1 row(s) rejected",
     ]
     err = result.stderr
     assert f"msgtrace: {folder / 'b_empty.csv'}: is empty (0 bytes)" in err
@@ -180,8 +209,11 @@ def test_ingest_with_nothing_loadable_fails_with_a_clear_message(tmp_path):
 
     result = run("ingest", empty, contacts, "--case", tmp_path / "case")
 
-    assert result.exit_code != 0
-    assert "Error: nothing could be loaded (see the messages above)" in result.stderr
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1] == (
+        "Error: nothing could be loaded (2 input(s): 2 could not be read or had every row "
+        "rejected; 0 row(s) rejected; see the messages above)"
+    )
     assert f"msgtrace: {empty}: is empty (0 bytes). Download the export again." in result.stderr
 
 
@@ -358,3 +390,43 @@ def test_a_case_folder_given_to_ingest_is_named_for_what_it_is(tmp_path):
 
     assert result.exit_code == 1
     assert f"{first}: is a msgtrace case folder, not an export" in result.output
+
+
+# ---------------------------------------------------------------- message trace ids
+
+
+def test_a_message_trace_id_finds_the_message_in_chain_and_search(tmp_path):
+    trace_id = "8d5dfa7c-0000-4000-a000-08de7f3ddff2"
+    path = write_export(
+        tmp_path,
+        "trace.csv",
+        '"Received","SenderAddress","RecipientAddress","Subject","Status","MessageTraceId"\r\n'
+        f'"2026-01-27T09:15:02Z","bob@fabrikam.com","alice@contoso.com","Hi","Delivered",'
+        f'"{trace_id}"\r\n',
+    )
+
+    chained = run("chain", "--message", trace_id.upper(), path, "--json")
+    searched = run("search", path, "--network-message-id", trace_id, "--format", "json")
+
+    assert chained.exit_code == 0, chained.output
+    assert json.loads(chained.stdout)["network_message_id"] == trace_id
+    assert searched.exit_code == 0, searched.output
+    assert [(r["recipient"], r["network_message_id"]) for r in json.loads(searched.stdout)] == [
+        ("alice@contoso.com", trace_id)
+    ]
+
+
+def test_ingest_of_a_file_whose_only_row_was_rejected_fails_and_says_why(tmp_path):
+    record = {"Received": "yesterday", "SenderAddress": "a@x.com", "RecipientAddress": "b@y.com"}
+    path = write_export(tmp_path, "trace.json", json.dumps({"d": {"results": [record]}}))
+
+    result = run("ingest", path, "--case", tmp_path / "case")
+
+    assert result.exit_code == 1
+    assert f"msgtrace: {path}: 1 row(s) rejected" in result.stderr
+    assert "  line 1: unreadable Received value 'yesterday'" in result.stderr
+    assert "warning: every row was rejected: nothing of this input was loaded" in result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        "Error: nothing could be loaded (1 input(s): 1 could not be read or had every row "
+        "rejected; 1 row(s) rejected; see the messages above)"
+    )

@@ -6,12 +6,18 @@ through the real pipeline, and checks the detected encoding, the BOM flag and th
 
 from __future__ import annotations
 
+import codecs
 import io
+import tempfile
+from pathlib import Path
 
 import pytest
 from exports import extended_csv, extended_row, write_export
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import analyzer.encoding as encoding_module
+import analyzer.files as files_module
 from analyzer.encoding import SAMPLE_SIZE, TranscodingReader, detect_encoding, read_sample
 from analyzer.errors import InputError, OptionError
 from analyzer.ingest import IngestOptions, inspect_files, load_sources
@@ -232,11 +238,53 @@ def test_forcing_utf32_without_byte_order_reads_little_endian(tmp_path, bom):
 def test_a_binary_file_is_named_and_not_read_as_text(tmp_path):
     path = write_export(tmp_path, "export.csv", bytes(range(256)) * 40)
 
+    record = inspect_files([path])[0]
+
+    assert "looks like a binary file" in record.error
+
+
+@pytest.mark.parametrize(
+    ("head", "what"),
+    [
+        (b"%PDF-1.7\n", "is a PDF document"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00", "is a PNG image"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1\x00", "save it as CSV"),
+        (b"SQLite format 3\x00", "is an SQLite database"),
+        (bytes(4000), "almost nothing but NUL bytes"),
+    ],
+)
+def test_a_file_is_binary_by_what_it_is(tmp_path, head, what):
+    path = write_export(tmp_path, "export.csv", head + b"Date,Sender\r\n" * 10)
+
     with pytest.raises(InputError) as raised:
         detect_encoding(path)
 
-    assert str(path) in str(raised.value)
-    assert "binary file" in str(raised.value)
+    assert str(raised.value).startswith(f"{path}: ")
+    assert what in str(raised.value)
+
+
+@pytest.mark.parametrize("codec", ["utf-8", "utf-16-le", "cp1252"])
+def test_nul_and_control_characters_in_subjects_never_make_an_export_binary(tmp_path, codec):
+    # an attacker chooses the subject: NULs and control characters in the first rows (more
+    # than one in 32 KiB, dozens in the first 4 KiB) must not hide the tenant's evidence
+    hostile = "Facture réglée " + "\x00" * 200 + "\x1b[2J\x07\x08" * 30
+    rows = [
+        extended_row(network_message_id=f"nm-{k}", message_subject=f"{hostile}{k}")
+        for k in range(40)
+    ]
+    path = write_export(tmp_path, "export.csv", extended_csv(*rows), codec)
+
+    detected = detect_encoding(path)
+    case = load_sources([path])
+
+    assert detected.name == codec
+    record = case.inputs[0]
+    assert (record.rows_read, record.rows_ingested, record.rows_rejected) == (40, 40, 0)
+    assert subjects_of(case)[3] == f"{hostile}3"
+    assert (
+        "40 row(s) hold NUL or other control characters in their text (first at line 2); "
+        "kept as exported (text a sender wrote can hold them)"
+    ) in record.warnings
 
 
 def test_detection_reads_a_bounded_sample_of_a_large_file(tmp_path, monkeypatch):
@@ -250,15 +298,20 @@ def test_detection_reads_a_bounded_sample_of_a_large_file(tmp_path, monkeypatch)
     bytes_read: list[int] = []
     chardet_sample_sizes: list[int] = []
 
-    class CountingFile(io.FileIO):
+    class CountingFile(io.BufferedReader):
         def read(self, size=-1):
             data = super().read(size)
             bytes_read.append(len(data))
             return data
 
-    def counting_open(file, mode="r", *args, **kwargs):
-        assert mode == "rb", f"detection opened {file} with mode {mode!r}"
-        return CountingFile(file, "rb")
+    real_open = files_module._open_regular
+    opened = []
+
+    def counting_open(file):
+        handle = real_open(file)
+        opened.append(handle)  # its raw file is read through the counting buffer
+        assert handle.mode == "rb", f"detection opened {file} with mode {handle.mode!r}"
+        return CountingFile(handle.raw)
 
     real_detect = encoding_module.chardet.detect
 
@@ -266,7 +319,7 @@ def test_detection_reads_a_bounded_sample_of_a_large_file(tmp_path, monkeypatch)
         chardet_sample_sizes.append(len(sample))
         return real_detect(sample)
 
-    monkeypatch.setattr(encoding_module, "open", counting_open, raising=False)
+    monkeypatch.setattr(files_module, "_open_regular", counting_open)
     monkeypatch.setattr(encoding_module.chardet, "detect", spying_detect)
 
     detected = detect_encoding(path)
@@ -327,3 +380,35 @@ def test_inspect_says_how_each_file_is_encoded(tmp_path):
     records = inspect_files(paths)
 
     assert [(r.encoding, r.bom) for r in records] == [("utf-16-le", False), ("utf-8", True)]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    data=st.binary(max_size=64),
+    codec=st.sampled_from(["utf-8", "utf-16-le", "utf-16-be", "utf-32-le", "cp1252", "cp932"]),
+    chunk_size=st.integers(min_value=1, max_value=9),
+)
+def test_any_bytes_decode_as_the_codec_replaces_them_at_any_chunk_size(data, codec, chunk_size):
+    # the per-reader error state gives what Python's own "replace" gives, offsets included
+    expected = data.decode(codec, "replace")
+    offsets: list[int] = []
+
+    def record(error):
+        offsets.append(error.start)
+        return "\ufffd", error.end
+
+    codecs.register_error("test-offsets", record)
+    data.decode(codec, "test-offsets")
+    with tempfile.TemporaryDirectory() as folder:
+        path = write_export(Path(folder), "x.bin", data)
+        original = encoding_module.CHUNK_SIZE
+        encoding_module.CHUNK_SIZE = chunk_size
+        try:
+            reader = TranscodingReader(path, encoding_module.Encoding(codec, False, 0, "test"))
+            out = reader.read()
+            reader.close()
+        finally:
+            encoding_module.CHUNK_SIZE = original
+
+    assert out.decode("utf-8") == expected
+    assert reader.error_offsets == offsets

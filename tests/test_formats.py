@@ -52,16 +52,19 @@ def test_header_names_are_compared_ignoring_case_spaces_quotes_and_separators(wr
 @pytest.mark.parametrize("spec", formats.REGISTRY, ids=lambda spec: spec.name)
 def test_every_format_is_detected_from_its_own_header(spec):
     headers = [aliases[0] for aliases in spec.columns.values()]
-    assert formats.detect(headers, spec.container) is spec
-    reordered = list(reversed(headers))
-    assert formats.detect(reordered, spec.container) is spec
+    for container in spec.containers:
+        assert formats.detect(headers, container) is spec
+        reordered = list(reversed(headers))
+        assert formats.detect(reordered, container) is spec
 
 
 @pytest.mark.parametrize("spec", formats.REGISTRY, ids=lambda spec: spec.name)
 def test_every_format_maps_only_to_canonical_columns(spec):
     assert set(spec.columns) <= set(schema.COLUMN_NAMES)
     assert set(spec.signature) <= set(spec.columns)
-    assert spec.time_column in spec.columns
+    assert "event_time" in spec.columns
+    assert set(spec.constants) <= set(schema.COLUMN_NAMES) - set(spec.columns)
+    assert set(spec.fallbacks) | set(spec.fallbacks.values()) <= set(schema.COLUMN_NAMES)
 
 
 def test_an_unknown_format_name_lists_the_known_ones():
@@ -135,11 +138,13 @@ def test_a_type_preamble_is_skipped_and_lines_still_count_it(tmp_path):
         27761,
         "198.51.100.23",
     )
+    assert event["organization"] == "contoso.onmicrosoft.com"
+    # the message trace id is the network message id (the file has no column of its own)
+    assert event["message_trace_id"] == event["network_message_id"] == "8d5dfa7c"
     assert dict(event["extras"]) == {
         "PSComputerName": "outlook.office365.com",
         "RunspaceId": "0b6e3c2a",
         "PSShowComputerName": "False",
-        "Organization": "contoso.onmicrosoft.com",
         "StartDate": "11/16/2026 12:00:00 AM",
         "EndDate": "11/19/2026 12:00:00 AM",
         "Index": "0",
@@ -283,9 +288,9 @@ def test_json_fields_without_a_column_are_kept_as_text(tmp_path):
     event = case.events.to_pylist()[0]
     assert case.inputs[0].format == "reporting_api_json"
     assert event["total_bytes"] == 2048
+    assert event["organization"] == "contoso.com"
     assert dict(event["extras"]) == {
         "Index": "0",
-        "Organization": "contoso.com",
         "Labels": '{"a": true, "b": [1, 2]}',
     }
 
@@ -344,3 +349,369 @@ def test_a_subject_line_that_looks_like_a_tracking_log_header_is_just_data(tmp_p
     assert (case.inputs[0].format, case.inputs[0].rows_rejected) == ("extended", 0)
     assert case.events.column("message_subject")[0].as_py() == "Invoice\n#Fields: date-time,x"
     assert case.events.column("line").to_pylist() == [2, 4]
+
+
+# ---------------------------------------------------------------- the exports of 2026
+
+GRAPH_ID = "4c1bb6f1-3bba-4a74-8d9e-08de7f3ddff2"
+
+
+def graph_trace(recipient: str, status: str, trace_id: str = GRAPH_ID, **extra) -> dict:
+    return {
+        "@odata.type": "#microsoft.graph.exchangeMessageTrace",
+        "id": trace_id,
+        "messageId": "<CAF1@fabrikam.com>",
+        "receivedDateTime": "2026-01-27T09:15:02Z",
+        "senderAddress": "bob@fabrikam.com",
+        "recipientAddress": recipient,
+        "subject": "Invoice",
+        "status": status,
+        "size": 48213,
+        "fromIP": "192.0.2.10",
+        "toIP": None,
+        **extra,
+    }
+
+
+GRAPH_STATUSES = {
+    "delivered": "Delivered",
+    "failed": "Failed",
+    "pending": "Pending",
+    "gettingStatus": "Pending",
+    "expanded": "Expanded",
+    "quarantined": "Quarantined",
+    "filteredAsSpam": "FilteredAsSpam",
+    "unknownFutureValue": "Unknown",
+}
+
+
+def graph_page(records: list[dict], next_link: bool = True) -> dict:
+    page: dict = {
+        "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#admin/exchange/tracing/"
+        "messageTraces",
+        "value": records,
+    }
+    if next_link:
+        page["@odata.nextLink"] = "https://graph.microsoft.com/v1.0/admin/...&$skiptoken=x"
+    return page
+
+
+def final_statuses(case) -> dict[str, str]:
+    from analyzer.chains import build_chains
+
+    recipients = build_chains(case).recipients.to_pylist()
+    return {r["recipient_address"]: r["final_status"] for r in recipients}
+
+
+def test_graph_message_trace_statuses_land_on_the_final_status_vocabulary(tmp_path):
+    records = [
+        graph_trace(f"{status.lower()}@contoso.com", status, f"{GRAPH_ID[:-2]}{k:02d}")
+        for k, status in enumerate(GRAPH_STATUSES)
+    ]
+    path = write_export(tmp_path, "traces.json", json.dumps(graph_page(records), indent=2))
+
+    case = load_sources([path])
+
+    assert case.inputs[0].format == "reporting_api_json"
+    assert case.events.column("reported_status").to_pylist() == list(GRAPH_STATUSES)
+    assert final_statuses(case) == {
+        f"{status.lower()}@contoso.com": final for status, final in GRAPH_STATUSES.items()
+    }
+
+
+def test_a_graph_id_is_the_message_trace_id_and_the_network_message_id(tmp_path):
+    records = [graph_trace("alice@contoso.com", "delivered"), graph_trace("b@x.com", "failed")]
+    pages = json.dumps(graph_page(records[:1])) + "\n" + json.dumps(graph_page(records[1:], False))
+    path = write_export(tmp_path, "traces.ndjson", pages)
+
+    case = load_sources([path])
+
+    events = case.events.select(["message_trace_id", "network_message_id", "extras"]).to_pylist()
+    assert [(e["message_trace_id"], e["network_message_id"]) for e in events] == [
+        (GRAPH_ID, GRAPH_ID),
+        (GRAPH_ID, GRAPH_ID),
+    ]
+    assert dict(events[0]["extras"]) == {"@odata.type": "#microsoft.graph.exchangeMessageTrace"}
+    from analyzer.chains import chain_report
+
+    chain = chain_report(case, GRAPH_ID.upper())
+    assert chain["network_message_id"] == GRAPH_ID
+    assert {r["address"] for r in chain["recipients"]} == {"alice@contoso.com", "b@x.com"}
+
+
+def graph_detail(event: str, second: int, detail_id: str = GRAPH_ID, **extra) -> dict:
+    return {
+        "id": detail_id,
+        "messageId": "<CAF1@fabrikam.com>",
+        "dateTime": f"2026-01-27T09:15:0{second}Z",
+        "event": event,
+        "action": None,
+        "description": f"{event} description",
+        "data": '<root><MEP Name="ConnectorId" String="x"/></root>',
+        **extra,
+    }
+
+
+def test_graph_details_become_events_without_a_recipient_and_say_so(tmp_path):
+    details = [
+        graph_detail("Receive", 1),
+        graph_detail("Transport rule", 2, action="Set SCL to -1"),
+        graph_detail("Deliver", 3),
+    ]
+    path = write_export(tmp_path, "details.json", json.dumps(graph_page(details, False)))
+
+    case = load_sources([path])
+
+    record = case.inputs[0]
+    assert (record.format, record.rows_read, record.rows_rejected) == (
+        "get_messagetrace_detail",
+        3,
+        0,
+    )
+    assert record.warnings == [
+        "the get_messagetrace_detail rows carry no recipient: they are kept as events of their "
+        "message (by its message trace id and message id) without a recipient"
+    ]
+    assert case.events.select(
+        ["event_id", "event_action", "event_detail", "recipient_address", "message_trace_id"]
+    ).to_pylist() == [
+        {
+            "event_id": "RECEIVE",
+            "event_action": None,
+            "event_detail": "Receive description",
+            "recipient_address": None,
+            "message_trace_id": GRAPH_ID,
+        },
+        {
+            "event_id": "TRANSPORTRULE",
+            "event_action": "Set SCL to -1",
+            "event_detail": "Transport rule description",
+            "recipient_address": None,
+            "message_trace_id": GRAPH_ID,
+        },
+        {
+            "event_id": "DELIVER",
+            "event_action": None,
+            "event_detail": "Deliver description",
+            "recipient_address": None,
+            "message_trace_id": GRAPH_ID,
+        },
+    ]
+    assert case.events.column("event_data").to_pylist() == [details[0]["data"]] * 3
+    assert case.events.column("network_message_id").to_pylist() == [GRAPH_ID] * 3
+
+
+def test_graph_detail_ids_of_their_own_are_kept_but_never_taken_for_the_trace_id(tmp_path):
+    details = [graph_detail(event, k, f"detail-{k}") for k, event in enumerate(["Receive", "Fail"])]
+    path = write_export(tmp_path, "details.json", json.dumps(graph_page(details)))
+
+    case = load_sources([path])
+
+    events = case.events.select(["message_trace_id", "network_message_id", "extras"]).to_pylist()
+    assert [(e["message_trace_id"], e["network_message_id"]) for e in events] == [(None, None)] * 2
+    assert [dict(e["extras"])["id"] for e in events] == ["detail-0", "detail-1"]
+    assert (
+        "each record has an 'id' of its own (no two records share one): it identifies the "
+        "record, not the message trace, so it is kept in extras and these rows join their "
+        "message by message id only"
+    ) in case.inputs[0].warnings
+
+
+V2_HEADER = (
+    '"Received","SenderAddress","RecipientAddress","Subject","Status","ToIP","FromIP","Size",'
+    '"MessageId","MessageTraceId","Organization"\r\n'
+)
+
+
+def v2_row(second: int, recipient: str, status: str) -> str:
+    trace_id = f"8d5dfa7c-0000-4000-a000-08de0000000{second}"
+    return (
+        f'"1/27/2026 9:15:0{second} AM","bob@fabrikam.com","{recipient}","Invoice","{status}",'
+        f'"","192.0.2.10","48213","<m{second}@fabrikam.com>","{trace_id}","contoso.com"\r\n'
+    )
+
+
+def test_v2_pages_repeat_their_boundary_row_which_merges_as_a_duplicate(tmp_path):
+    from analyzer.ingest import ingest_into_case
+
+    first = write_export(
+        tmp_path,
+        "page1.csv",
+        "#TYPE Deserialized.Microsoft.Exchange.Management.FfoReporting.MessageTraceV2\r\n"
+        + V2_HEADER
+        + v2_row(1, "a@contoso.com", "Delivered")
+        + v2_row(2, "b@contoso.com", "None"),
+    )
+    # the next query starts at the last row's Received and recipient: that row comes again
+    second = write_export(
+        tmp_path,
+        "page2.csv",
+        V2_HEADER + v2_row(2, "b@contoso.com", "None") + v2_row(3, "c@contoso.com", "Failed"),
+    )
+    appended = write_export(tmp_path, "appended.csv", first.read_text() + second.read_text())
+
+    result = ingest_into_case([first, second], tmp_path / "case")
+    again = ingest_into_case([appended], tmp_path / "one_file")
+
+    accounts = [
+        (r.rows_read, r.rows_ingested, r.rows_duplicate, r.rows_rejected) for r in result.added
+    ]
+    assert accounts == [(2, 2, 0, 0), (2, 1, 1, 0)]
+    assert result.events == 3
+    [record] = again.added
+    assert (record.rows_read, record.rows_ingested, record.rows_duplicate) == (4, 3, 1)
+    case = load_sources([tmp_path / "case"])
+    assert case.events.column("reported_status").to_pylist() == ["Delivered", "None", "Failed"]
+    assert set(case.events.column("organization").to_pylist()) == {"contoso.com"}
+    assert final_statuses(case)["b@contoso.com"] == "Unknown"
+    assert any(w.startswith("some rows have the status None") for w in result.added[0].warnings)
+
+
+def streaming(table: str, time: str, **properties) -> dict:
+    return {
+        "time": time,
+        "tenantId": "0f3a5c1e-2b7d-4e9a-8c6f-1d2e3f4a5b6c",
+        "operationName": "Publish",
+        "category": f"AdvancedHunting-{table}",
+        "properties": {"Timestamp": time, "NetworkMessageId": GRAPH_ID, **properties},
+    }
+
+
+def streaming_records() -> list[dict]:
+    email = {
+        "InternetMessageId": "<CAF1@fabrikam.com>",
+        "SenderFromAddress": "bob@fabrikam.com",
+        "SenderMailFromAddress": "bounce@fabrikam.com",
+        "RecipientEmailAddress": "alice@contoso.com",
+        "Subject": "Invoice",
+        "EmailDirection": "Inbound",
+        "DeliveryAction": "Delivered",
+        "ThreatTypes": "",
+        "AuthenticationDetails": {"SPF": "fail", "DKIM": "none", "DMARC": "fail"},
+        "IsFirstContact": True,
+        "BulkComplaintLevel": 4,
+        "ConfidenceLevel": {"Phish": "High"},
+        "EmailSize": 48213,
+        "AttachmentCount": 1,
+        "UrlCount": 1,
+        "ForwardingInformation": "",
+        "SenderDisplayName": "Bob",
+    }
+    return [
+        streaming("EmailEvents", "2026-01-27T09:15:02Z", DeliveryLocation="Inbox/folder", **email),
+        # the verdict changed: the same message x recipient comes again
+        streaming(
+            "EmailEvents",
+            "2026-01-27T09:15:02Z",
+            **{**email, "DeliveryLocation": "Quarantine", "ThreatTypes": "Phish"},
+        ),
+        streaming(
+            "EmailAttachmentInfo",
+            "2026-01-27T09:15:02Z",
+            SenderFromAddress="bob@fabrikam.com",
+            RecipientEmailAddress="alice@contoso.com",
+            FileName="invoice.html",
+            FileType="html",
+            SHA256="ab" * 32,
+            FileSize=2048,
+        ),
+        streaming(
+            "EmailUrlInfo",
+            "2026-01-27T09:15:02Z",
+            Url="https://login.c0ntoso.example/x",
+            UrlDomain="login.c0ntoso.example",
+            UrlLocation="Body",
+        ),
+        streaming(
+            "UrlClickEvents",
+            "2026-01-27T09:20:41Z",
+            Url="https://login.c0ntoso.example/x",
+            ActionType="ClickAllowed",
+            AccountUpn="alice@contoso.com",
+            IsClickedThrough=True,
+            IPAddress="198.51.100.7",
+        ),
+        streaming("DeviceProcessEvents", "2026-01-27T09:21:00Z", FileName="powershell.exe"),
+        streaming("IdentityLogonEvents", "2026-01-27T09:21:00Z"),
+        streaming("DeviceProcessEvents", "2026-01-27T09:22:00Z"),
+    ]
+
+
+@pytest.mark.parametrize("shape", ["ndjson", "records"])
+def test_defender_streaming_records_are_read_by_their_table(tmp_path, shape):
+    records = streaming_records()
+    text = (
+        "\n".join(json.dumps(r) for r in records)
+        if shape == "ndjson"
+        else json.dumps({"records": records}, indent=1)
+    )
+    path = write_export(tmp_path, "eventhub.json", text)
+
+    case = load_sources([path])
+
+    record = case.inputs[0]
+    assert record.format == (
+        "defender_email_events, defender_email_attachment_info, defender_email_url_info, "
+        "defender_url_click_events"
+    )
+    assert (record.rows_read, record.rows_ingested, record.rows_rejected) == (5, 5, 0)
+    assert record.warnings == [
+        "3 Defender streaming record(s) of tables that hold no message trace data were "
+        "skipped: DeviceProcessEvents (2), IdentityLogonEvents (1)"
+    ]
+    rows = {(e["report_type"], e["delivery_location"]): e for e in case.events.to_pylist()}
+    inbox = rows[("defender_email_events", "Inbox/folder")]
+    quarantine = rows[("defender_email_events", "Quarantine")]
+    assert (inbox["reported_status"], quarantine["reported_status"]) == ("Delivered", "Quarantined")
+    assert quarantine["threat_types"] == "Phish"
+    assert (inbox["sender_address"], inbox["return_path"]) == (
+        "bob@fabrikam.com",
+        "bounce@fabrikam.com",
+    )
+    assert inbox["authentication_details"] == '{"DKIM": "none", "DMARC": "fail", "SPF": "fail"}'
+    assert (inbox["is_first_contact"], inbox["bulk_complaint_level"]) == ("true", 4)
+    assert (inbox["confidence_level"], inbox["total_bytes"]) == ('{"Phish": "High"}', 48213)
+    assert (inbox["attachment_count"], inbox["url_count"]) == (1, 1)
+    assert inbox["tenant_id"] == "0f3a5c1e-2b7d-4e9a-8c6f-1d2e3f4a5b6c"
+    assert dict(inbox["extras"]) == {
+        "SenderDisplayName": "Bob",
+        "time": "2026-01-27T09:15:02Z",
+        "operationName": "Publish",
+        "category": "AdvancedHunting-EmailEvents",
+    }
+    attachment = rows[("defender_email_attachment_info", None)]
+    assert (attachment["event_id"], attachment["file_name"], attachment["file_sha256"]) == (
+        "ATTACHMENT",
+        "invoice.html",
+        "ab" * 32,
+    )
+    assert (attachment["file_type"], attachment["file_size"]) == ("html", 2048)
+    link = rows[("defender_email_url_info", None)]
+    assert (link["event_id"], link["url"], link["url_location"], link["recipient_address"]) == (
+        "URL",
+        "https://login.c0ntoso.example/x",
+        "Body",
+        None,
+    )
+    click = rows[("defender_url_click_events", None)]
+    assert (click["event_id"], click["click_action"], click["clicked_through"]) == (
+        "URLCLICK",
+        "ClickAllowed",
+        "true",
+    )
+    assert (click["recipient_address"], click["time_basis"]) == ("alice@contoso.com", "event")
+    assert dict(click["extras"])["IPAddress"] == "198.51.100.7"
+    assert {e["network_message_id"] for e in rows.values()} == {GRAPH_ID}
+
+
+def test_defender_advanced_hunting_csv_of_the_new_tables_is_read_too(tmp_path):
+    header = "Timestamp,NetworkMessageId,Url,UrlDomain,UrlLocation,ReportId\r\n"
+    row = f"2026-01-27T09:15:02Z,{GRAPH_ID},https://x.example/a?b=1,x.example,Body,1234\r\n"
+    path = write_export(tmp_path, "EmailUrlInfo.csv", header + row)
+
+    case = load_sources([path])
+
+    assert case.inputs[0].format == "defender_email_url_info"
+    assert case.events.select(["event_id", "url", "extras"]).to_pylist() == [
+        {"event_id": "URL", "url": "https://x.example/a?b=1", "extras": [("ReportId", "1234")]}
+    ]

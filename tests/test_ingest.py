@@ -9,6 +9,7 @@ import datetime as dt
 import hashlib
 import io
 import json
+import os
 import re
 import tempfile
 from pathlib import Path
@@ -22,6 +23,7 @@ from exports import REAL_SAMPLES, SAMPLES, csv_field, extended_csv, extended_row
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import analyzer.json_records as json_records_module
 import analyzer.readers as readers_module
 from analyzer import __version__, formats, schema
 from analyzer.case import MAX_LISTED_REJECTIONS
@@ -270,8 +272,9 @@ BAD_FILES = {
     "binary.csv": (bytes(range(256)) * 8, "looks like a binary file"),
     "workbook.csv": (
         b"PK\x03\x04\x14\x00\x06\x00" + b"\x01\x02\x03 xl/workbook.xml" * 50,
-        "binary",
+        "is a damaged zip archive",
     ),
+    "report.pdf": (b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj", "is a PDF document"),
     "contacts.csv": (b"Name,Age\r\nBob,42\r\n", "is not a message trace export"),
     "notes.txt": (b"just some notes\r\n", "is not a CSV export"),
     "no_records.json": (b'{"value": []}', "is JSON with no message trace records in it."),
@@ -345,7 +348,7 @@ def test_records_of_a_pretty_printed_json_document_keep_their_own_lines(tmp_path
 
 
 def test_ndjson_is_streamed_in_batches_whose_keys_may_differ(tmp_path, monkeypatch):
-    monkeypatch.setattr(readers_module, "JSON_BATCH", 2)
+    monkeypatch.setattr(json_records_module, "JSON_BATCH", 2)
     records = [
         {
             "Received": f"2022-09-05T18:10:1{k}Z",
@@ -374,8 +377,9 @@ def test_ndjson_is_streamed_in_batches_whose_keys_may_differ(tmp_path, monkeypat
     ]
 
 
-def test_a_header_only_file_loads_with_a_warning(tmp_path):
-    path = write_export(tmp_path, "extended.csv", extended_csv())
+@pytest.mark.parametrize("line_end", ["\r\n", ""])
+def test_a_header_only_file_loads_with_a_warning(tmp_path, line_end):
+    path = write_export(tmp_path, "extended.csv", extended_csv().rstrip("\r\n") + line_end)
 
     case = load_sources([path])
 
@@ -556,15 +560,27 @@ def test_inputs_are_never_modified_and_only_opened_for_reading(tmp_path, monkeyp
         p.name: (p.read_bytes(), p.stat().st_mtime_ns, p.stat().st_mode) for p in inputs.iterdir()
     }
     modes: list[str] = []
-    real_open = builtins.open
+    real_open, real_os_open = builtins.open, os.open
+    writing = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+
+    def ours(file) -> bool:
+        return isinstance(file, str | Path) and Path(file).resolve().is_relative_to(
+            inputs.resolve()
+        )
 
     def spying_open(file, mode="r", *args, **kwargs):
-        if isinstance(file, str | Path) and Path(file).resolve().is_relative_to(inputs.resolve()):
+        if ours(file):
             modes.append(mode)
         return real_open(file, mode, *args, **kwargs)
 
+    def spying_os_open(file, flags, *args, **kwargs):
+        if ours(file):
+            modes.append("rb" if not flags & writing else f"flags {flags:o}")
+        return real_os_open(file, flags, *args, **kwargs)
+
     monkeypatch.setattr(builtins, "open", spying_open)
     monkeypatch.setattr(io, "open", spying_open)
+    monkeypatch.setattr(os, "open", spying_os_open)
 
     ingest_into_case([inputs], tmp_path / "case")
     inspect_files([inputs])

@@ -24,6 +24,27 @@ def per_recipient(case) -> list[tuple]:
     return [tuple(r.values()) for r in case.events.select(columns).to_pylist()]
 
 
+# ---------------------------------------------------------------- status codes
+
+
+@pytest.mark.parametrize(
+    ("reply", "code", "reply_code"),
+    [
+        ("550 5.1.1 RESOLVER.ADR.RecipNotFound; not found", "5.1.1", 550),
+        ("451 4.4.0 Primary target IP address responded with: 421 4.4.2 timeout", "4.4.0", 451),
+        ("550 5.7.606 Access denied, banned sending IP [192.0.2.1]", "5.7.606", 550),
+        ("250 2.6.0 <m@x> Queued mail for delivery.", "2.6.0", 250),
+        ("Rejected: 5.1.1.", "5.1.1", None),
+        ("To", None, None),
+        ("version 10.5.1.2 installed", None, None),
+    ],
+)
+def test_the_enhanced_status_code_is_read_from_the_reply(tmp_path, reply, code, reply_code):
+    case = load_rows(tmp_path, extended_row(event_id="FAIL", recipient_status=reply))
+
+    assert per_recipient(case)[0][2:] == (reply, reply_code, code)
+
+
 # ---------------------------------------------------------------- recipients
 
 
@@ -241,7 +262,7 @@ def test_a_row_before_an_agentinfo_row_gets_no_verdicts_from_its_text_or_the_age
     store = "S:DeliveryPriority=Normal;S:AccountForest=EURPR01A001.prod.outlook.com"
     case = load_rows(
         tmp_path,
-        extended_row(event_id="RECEIVE", custom_data=store),
+        extended_row(event_id="RECEIVE", source="STOREDRIVER", custom_data=store),
         extended_row(event_id="AGENTINFO", source="AGENT", custom_data="S:SFA=SUM|SFV=SPM"),
         extended_row(event_id="DELIVER", source="STOREDRIVER", custom_data=store),
     )
@@ -252,6 +273,23 @@ def test_a_row_before_an_agentinfo_row_gets_no_verdicts_from_its_text_or_the_age
         [],
     ]
     assert case.events.column("custom_data").to_pylist()[0] == store
+
+
+def test_mime_parts_of_smtp_receive_rows_are_parsed(tmp_path):
+    mime = "S:MimeParts=Att/Emb/MPar/MType/Compl=2/1/4/MultiPart/Compliant;S:Other=x"
+    case = load_rows(
+        tmp_path,
+        extended_row(event_id="RECEIVE", source="SMTP", custom_data=mime),
+        extended_row(event_id="RECEIVE", source="STOREDRIVER", custom_data=mime),
+        extended_row(event_id="SEND", source="SMTP", custom_data=mime),
+    )
+
+    assert case.events.column("custom_data_fields").to_pylist() == [
+        [("MimeParts", "Att/Emb/MPar/MType/Compl=2/1/4/MultiPart/Compliant"), ("Other", "x")],
+        [],
+        [],
+    ]
+    assert case.events.column("custom_data").to_pylist() == [mime] * 3
 
 
 def test_a_section_without_a_name_never_borrows_another_rows_name():

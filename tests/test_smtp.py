@@ -46,25 +46,3 @@ def test_reply_code_alone():
     assert smtp.meaning(None, 599) == "permanent failure"
     assert smtp.meaning(None) is None
     assert smtp.meaning("not a code") is None
-
-
-@pytest.mark.parametrize(
-    ("reply", "code"),
-    [
-        ("550 5.1.1 RESOLVER.ADR.RecipNotFound; not found", "5.1.1"),
-        ("451 4.4.0 Primary target IP address responded with: 421 4.4.2 timeout", "4.4.0"),
-        ("550 5.7.606 Access denied, banned sending IP [192.0.2.1]", "5.7.606"),
-        ("To", None),
-        ("", None),
-        (None, None),
-        ("version 10.5.1.2 installed", None),
-    ],
-)
-def test_enhanced_code_is_read_from_the_reply(reply, code):
-    assert smtp.parse_status_code(reply) == code
-
-
-def test_permanent_failures():
-    assert smtp.is_permanent_failure("5.1.1")
-    assert smtp.is_permanent_failure(None, 550)
-    assert not smtp.is_permanent_failure("4.4.7", 451)

@@ -265,3 +265,23 @@ def test_a_folder_that_is_not_a_case_is_an_error(tmp_path):
         verify_case(tmp_path)
     result = run(tmp_path)
     assert result.exit_code == 1 and "is not a msgtrace case folder" in result.output
+
+
+def test_inputs_read_from_an_archive_are_checked_by_their_members(tmp_path):
+    import zipfile
+
+    files = exports(tmp_path / "exports")
+    archive = tmp_path / "download.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        for path in files:
+            bundle.write(path, path.name)
+    ingest_into_case([archive], tmp_path / "case")
+
+    held = run(tmp_path / "case", "--inputs", archive)
+    assert held.exit_code == 0, held.output
+
+    with zipfile.ZipFile(tmp_path / "other.zip", "w") as bundle:
+        bundle.write(files[0], files[0].name)
+    missing = run(tmp_path / "case", "--inputs", tmp_path / "other.zip")
+    assert missing.exit_code == 1
+    assert "is missing: no given file has its content" in missing.output

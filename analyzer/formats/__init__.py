@@ -23,6 +23,8 @@ from typing import Literal
 #:   ``addr##Event, Event;addr##Event`` (enhanced summary)
 #: - ``status``: one row is a message x recipient with its final status (summaries, API)
 RowShape = Literal["event", "recipient_events", "status"]
+#: How a file is laid out: CSV with a header line, Exchange tracking log (``#Fields:`` block),
+#: or JSON records (pages, arrays, NDJSON; the records' keys are their header).
 Container = Literal["csv", "tracking_log", "json"]
 
 
@@ -40,52 +42,62 @@ class ExportFormat:
     Attributes:
         name: short stable name, shown to users and stored as ``report_type``.
         title: what a user calls it.
-        container: how the file is laid out (CSV, tracking log with ``#Fields:``, JSON).
+        containers: how its files are laid out (CSV, tracking log with ``#Fields:``, JSON);
+            one format may arrive in several (Defender tables as CSV or streaming JSON).
         columns: canonical column -> header names that fill it (any spelling that
             normalizes the same matches).
         signature: canonical columns that must all be filled for the format to match.
         row_shape: how rows map to canonical rows (see ``RowShape``).
-        time_column: the canonical column whose value is the row's time (``event_time``).
-        time_basis: ``event`` when that time is the event's own, ``message`` when it is the
-            time the message was received.
-        values: per canonical column, a mapping of normalized exported values to canonical
-            ones (e.g. enhanced summary event words to event ids).
+        time_basis: ``event`` when a row's time is the event's own, ``message`` when it is
+            the time the message was received.
         status_rules: for formats that say what happened in several columns (Defender):
             ordered (column, substring, reported_status) rules; the first that matches wins.
         limits: row counts at which this export is cut off by the service.
         message_limits: message counts at which it is cut off (the extended report stops
             at 1,000 messages, whatever their number of rows).
         preamble: regular expression of lines that may precede the header (``#TYPE``).
+        constants: canonical column -> the value every row of the format has (the event id
+            of Defender's attachment, URL and click rows, which have no event column).
+        fallbacks: canonical column -> the column whose values fill it when a file has no
+            header for it (the message trace id is the network message id).
+        record_id_aliases: aliases of ``message_trace_id`` that an export may use for each
+            record's own id (Graph's ``id``): taken as the trace id only when records share
+            it (see ``analyzer.normalize``).
+        category: the ``category`` of Defender streaming API / Event Hub records of this
+            format (``AdvancedHunting-EmailEvents``): such records are read by it, whatever
+            their keys.
     """
 
     name: str
     title: str
-    container: Container
+    containers: tuple[Container, ...]
     columns: Mapping[str, tuple[str, ...]]
     signature: tuple[str, ...]
     row_shape: RowShape
-    time_column: str = "event_time"
     time_basis: str = "event"
-    values: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     status_rules: tuple[tuple[str, str, str], ...] = ()
     limits: tuple[int, ...] = ()
     message_limits: tuple[int, ...] = ()
     preamble: str | None = None
+    constants: Mapping[str, str] = field(default_factory=dict)
+    fallbacks: Mapping[str, str] = field(default_factory=dict)
+    record_id_aliases: tuple[str, ...] = ()
+    category: str | None = None
 
     def header_map(self, headers: list[str]) -> dict[int, str]:
         """Map header positions to canonical columns; unmapped positions are left out.
 
         When several headers could fill one column, the alias listed first wins.
         """
-        positions = {}
+        positions: dict[str, int] = {}
         for position, header in enumerate(headers):
             positions.setdefault(normalize_header(header), position)
         mapped: dict[int, str] = {}
         for column, aliases in self.columns.items():
             for alias in aliases:
-                position = positions.get(normalize_header(alias))
-                if position is not None and position not in mapped:
-                    mapped[position] = column
+                found = positions.get(normalize_header(alias))
+                if found is not None and found not in mapped:
+                    mapped[found] = column
                     break
         return mapped
 
@@ -105,22 +117,31 @@ class ExportFormat:
 from analyzer.formats.definitions import REGISTRY  # noqa: E402
 
 BY_NAME: dict[str, ExportFormat] = {spec.name: spec for spec in REGISTRY}
+BY_CATEGORY: dict[str, ExportFormat] = {
+    spec.category.lower(): spec for spec in REGISTRY if spec.category
+}
 
 
 def detect(headers: list[str], container: Container) -> ExportFormat | None:
-    """The best format of ``container`` kind whose signature ``headers`` carry, or None.
+    """The best format read from ``container`` files whose signature ``headers`` carry, or
+    None.
 
     When several match, the one that maps the most headers wins; ties go to the format
     listed first in the registry (more specific formats are listed first).
     """
     best: tuple[int, int, ExportFormat] | None = None
     for order, spec in enumerate(REGISTRY):
-        if spec.container != container:
+        if container not in spec.containers:
             continue
         ok, mapped, _ = spec.matches(headers)
         if ok and (best is None or (mapped, -order) > (best[0], best[1])):
             best = (mapped, -order, spec)
     return best[2] if best else None
+
+
+def by_category(category: str) -> ExportFormat | None:
+    """The format of Defender streaming records of this ``category``, if msgtrace reads it."""
+    return BY_CATEGORY.get(category.strip().lower())
 
 
 def closest(
@@ -131,7 +152,7 @@ def closest(
         (
             (len(spec.matches(headers)[2]), -spec.matches(headers)[1], order, spec)
             for order, spec in enumerate(REGISTRY)
-            if container is None or spec.container == container
+            if container is None or container in spec.containers
         ),
         key=lambda item: item[:3],
     )
@@ -139,12 +160,18 @@ def closest(
     return spec, spec.matches(headers)[2]
 
 
+CONTAINER_WORDS = {"csv": "CSV", "tracking_log": "tracking log", "json": "JSON"}
+
+
 def formats_markdown() -> str:
     """The registry as a Markdown table (the README's formats section is generated from it)."""
-    lines = ["| format | what | identified by |", "|---|---|---|"]
+    lines = ["| format | what | read from | identified by |", "|---|---|---|---|"]
     for spec in REGISTRY:
         signature = ", ".join(f"`{spec.columns[c][0]}`" for c in spec.signature)
-        lines.append(f"| `{spec.name}` | {spec.title} | {signature} |")
+        if spec.category:
+            signature += f"; streaming records by category `{spec.category}`"
+        read_from = ", ".join(CONTAINER_WORDS[c] for c in spec.containers)
+        lines.append(f"| `{spec.name}` | {spec.title} | {read_from} | {signature} |")
     return "\n".join(lines)
 
 
@@ -163,6 +190,7 @@ __all__ = [
     "BY_NAME",
     "REGISTRY",
     "ExportFormat",
+    "by_category",
     "closest",
     "detect",
     "formats_markdown",

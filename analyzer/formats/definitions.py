@@ -47,9 +47,108 @@ TRACKING_COLUMNS: dict[str, tuple[str, ...]] = {
     "custom_data": ("custom_data",),
 }
 
+#: The field lists of Exchange Server tracking rows by their count, for rows that arrive without
+#: their ``#Fields:`` block (cut files, rows forwarded to a SIEM): Exchange 2010 (#Version 14.x)
+#: lacks network-message-id; 2016/2019 add transport-traffic-type, log-id, schema-version.
+TRACKING_FIELDS_2013 = (
+    "date-time",
+    "client-ip",
+    "client-hostname",
+    "server-ip",
+    "server-hostname",
+    "source-context",
+    "connector-id",
+    "source",
+    "event-id",
+    "internal-message-id",
+    "message-id",
+    "network-message-id",
+    "recipient-address",
+    "recipient-status",
+    "total-bytes",
+    "recipient-count",
+    "related-recipient-address",
+    "reference",
+    "message-subject",
+    "sender-address",
+    "return-path",
+    "message-info",
+    "directionality",
+    "tenant-id",
+    "original-client-ip",
+    "original-server-ip",
+    "custom-data",
+)
+TRACKING_FIELD_LISTS: dict[int, tuple[str, tuple[str, ...]]] = {
+    26: ("Exchange 2010", tuple(f for f in TRACKING_FIELDS_2013 if f != "network-message-id")),
+    27: ("Exchange 2013", TRACKING_FIELDS_2013),
+    30: (
+        "Exchange 2016/2019",
+        (*TRACKING_FIELDS_2013, "transport-traffic-type", "log-id", "schema-version"),
+    ),
+}
+#: Where the event id sits in every one of those lists.
+TRACKING_EVENT_FIELD = 8
+#: The documented tracking event ids, and undocumented ones Exchange Online is seen to log: a
+#: header-less row is told by one of these in its event-id field.
+TRACKING_EVENT_IDS = frozenset(
+    (
+        "AGENTINFO",
+        "BADMAIL",
+        "CLIENTSUBMISSION",
+        "DEFER",
+        "DELIVER",
+        "DELIVERFAIL",
+        "DROP",
+        "DSN",
+        "DUPLICATEDELIVER",
+        "DUPLICATEEXPAND",
+        "DUPLICATEREDIRECT",
+        "EXPAND",
+        "FAIL",
+        "HADISCARD",
+        "HARECEIVE",
+        "HAREDIRECT",
+        "HAREDIRECTFAIL",
+        "INITMESSAGECREATED",
+        "LOAD",
+        "MODERATIONEXPIRE",
+        "MODERATORAPPROVE",
+        "MODERATORREJECT",
+        "MODERATORSALLNDR",
+        "NOTIFYMAPI",
+        "NOTIFYSHADOW",
+        "POISONMESSAGE",
+        "PROCESS",
+        "PROCESSMEETINGMESSAGE",
+        "RECEIVE",
+        "REDIRECT",
+        "RESOLVE",
+        "RESUBMIT",
+        "RESUBMITDEFER",
+        "RESUBMITFAIL",
+        "SEND",
+        "SUBMIT",
+        "SUBMITDEFER",
+        "SUBMITFAIL",
+        "SUPPRESSED",
+        "THROTTLE",
+        "TRANSFER",
+        "SENDEXTERNAL",
+        "SETROUTE",
+        "RECIPIENTINFO",
+    )
+)
+
+#: Where a message trace id is the network message id: MessageTraceId (PowerShell, Reporting
+#: web service) and the Graph ``id`` are, in practice, the same GUID as the network message id
+#: (Get-MessageTraceV2's documentation calls its -MessageTraceId value the "Exchange Network
+#: Message ID"), and Defender's NetworkMessageId joins on it.
+TRACE_ID_IS_NETWORK_ID = {"network_message_id": "message_trace_id"}
+
 # Get-MessageTrace / Get-MessageTraceV2 | Export-Csv, and the Reporting web service / Graph
 # records, share these property names (Graph spells them in camelCase, which normalizes the
-# same).
+# same; its receivedDateTime and id are its own).
 TRACE_COLUMNS: dict[str, tuple[str, ...]] = {
     "event_time": ("Received", "ReceivedDateTime"),
     "sender_address": ("SenderAddress",),
@@ -61,13 +160,23 @@ TRACE_COLUMNS: dict[str, tuple[str, ...]] = {
     "total_bytes": ("Size",),
     "message_id": ("MessageId",),
     "message_trace_id": ("MessageTraceId",),
+    "organization": ("Organization",),
 }
+
+# Defender advanced hunting: the envelope of the streaming API / Event Hub records is time,
+# tenantId, category, operationName; the table's own columns (Timestamp, TenantId...) win.
+DEFENDER_COMMON: dict[str, tuple[str, ...]] = {
+    "event_time": ("Timestamp", "time"),
+    "network_message_id": ("NetworkMessageId",),
+    "tenant_id": ("TenantId",),
+}
+STREAMING_CATEGORY = "AdvancedHunting-"
 
 REGISTRY: tuple[ExportFormat, ...] = (
     ExportFormat(
         name="extended",
         title="EAC extended report (historical search, one row per transport event)",
-        container="csv",
+        containers=("csv",),
         columns=TRACKING_COLUMNS,
         signature=("event_time", "event_id", "recipient_address", "sender_address"),
         row_shape="event",
@@ -78,7 +187,7 @@ REGISTRY: tuple[ExportFormat, ...] = (
     ExportFormat(
         name="enhanced_summary",
         title="EAC enhanced summary report (one row per message, events per recipient)",
-        container="csv",
+        containers=("csv",),
         columns={
             # the docs write origin_timestamp; downloads say origin_timestamp_utc
             "event_time": ("origin_timestamp_utc", "origin_timestamp"),
@@ -99,27 +208,35 @@ REGISTRY: tuple[ExportFormat, ...] = (
     ),
     ExportFormat(
         name="get_messagetrace_detail",
-        title="Get-MessageTraceDetail(V2) | Export-Csv (one row per event of one message)",
-        container="csv",
+        title="Get-MessageTraceDetail(V2) Export-Csv, or Graph getDetailsByRecipient JSON "
+        "(one row per event of one message)",
+        containers=("csv", "json"),
         columns={
-            "event_time": ("Date",),
+            # Graph: dateTime, event, action, description, data, id, messageId (camelCase)
+            "event_time": ("Date", "DateTime"),
             "event_id": ("Event",),
-            "event_detail": ("Detail",),
+            "event_action": ("Action",),
+            "event_detail": ("Detail", "Description"),
             "event_data": ("Data",),
             "message_id": ("MessageId",),
-            "message_trace_id": ("MessageTraceId",),
+            "message_trace_id": ("MessageTraceId", "Id"),
             "recipient_address": ("RecipientAddress",),
             "sender_address": ("SenderAddress",),
+            "organization": ("Organization",),
         },
         signature=("event_time", "event_id", "event_detail"),
         row_shape="event",
         preamble=r"^#TYPE\b",
         limits=EXPORT_LIMITS,
+        fallbacks=TRACE_ID_IS_NETWORK_ID,
+        # Microsoft documents a Graph detail record's id as "the unique identifier for the
+        # message trace detail record": it is the trace's id only where records share it
+        record_id_aliases=("Id",),
     ),
     ExportFormat(
         name="get_messagetrace",
-        title="Get-MessageTrace(V2) | Export-Csv (one row per message x recipient)",
-        container="csv",
+        title="Get-MessageTrace or Get-MessageTraceV2 Export-Csv (one row per message x recipient)",
+        containers=("csv",),
         columns=TRACE_COLUMNS,
         signature=(
             "event_time",
@@ -132,11 +249,12 @@ REGISTRY: tuple[ExportFormat, ...] = (
         time_basis="message",
         preamble=r"^#TYPE\b",
         limits=EXPORT_LIMITS,
+        fallbacks=TRACE_ID_IS_NETWORK_ID,
     ),
     ExportFormat(
         name="summary",
         title="EAC summary report (one row per message x recipient, final status)",
-        container="csv",
+        containers=("csv",),
         columns={
             "event_time": ("Date", "Received", "Date time", "Date/Time", "Timestamp"),
             "sender_address": ("Sender", "Sender address", "From"),
@@ -156,59 +274,84 @@ REGISTRY: tuple[ExportFormat, ...] = (
         time_basis="message",
         preamble=r"^#TYPE\b",
         limits=EXPORT_LIMITS,
+        fallbacks=TRACE_ID_IS_NETWORK_ID,
     ),
     ExportFormat(
         name="exchange_tracking_log",
-        title="Exchange Server message tracking log (MSGTRK*.LOG)",
-        container="tracking_log",
+        title="Exchange Server message tracking log (MSGTRK*.LOG; rows without their #Fields: "
+        "block too)",
+        containers=("tracking_log",),
         columns=TRACKING_COLUMNS,
         signature=("event_time", "event_id"),
         row_shape="event",
     ),
     ExportFormat(
         name="reporting_api_json",
-        title="Reporting web service / Graph message trace JSON (OData pages or NDJSON)",
-        container="json",
-        columns=TRACE_COLUMNS,
+        title="Message trace JSON: Graph messageTraces, Reporting web service (OData pages, "
+        "verbose OData, NDJSON)",
+        containers=("json",),
+        # Graph: id (the message trace id), messageId, receivedDateTime, senderAddress,
+        # recipientAddress, subject, status, size, fromIP, toIP
+        columns={**TRACE_COLUMNS, "message_trace_id": ("MessageTraceId", "Id")},
         signature=("event_time", "sender_address", "recipient_address"),
         row_shape="status",
         time_basis="message",
         limits=EXPORT_LIMITS,
+        fallbacks=TRACE_ID_IS_NETWORK_ID,
+        record_id_aliases=("Id",),
     ),
     ExportFormat(
         name="defender_email_post_delivery_events",
-        title="Defender advanced hunting EmailPostDeliveryEvents (ZAP, remediation)",
-        container="csv",
+        title="Defender EmailPostDeliveryEvents (ZAP, remediation): advanced hunting CSV, or "
+        "streaming API / Event Hub JSON",
+        containers=("csv", "json"),
         columns={
-            "event_time": ("Timestamp",),
-            "network_message_id": ("NetworkMessageId",),
+            **DEFENDER_COMMON,
             "message_id": ("InternetMessageId",),
             "event_id": ("ActionType",),
             "event_detail": ("Action",),
             "recipient_address": ("RecipientEmailAddress",),
             "delivery_location": ("DeliveryLocation",),
             "threat_types": ("ThreatTypes",),
+            "detection_methods": ("DetectionMethods",),
         },
         signature=("event_time", "network_message_id", "event_id", "recipient_address"),
         row_shape="event",
         limits=EXPORT_LIMITS,
+        category=STREAMING_CATEGORY + "EmailPostDeliveryEvents",
     ),
     ExportFormat(
         name="defender_email_events",
-        title="Defender advanced hunting EmailEvents (one row per message x recipient)",
-        container="csv",
+        title="Defender EmailEvents (one row per message x recipient): advanced hunting CSV, "
+        "or streaming API / Event Hub JSON",
+        containers=("csv", "json"),
         columns={
-            "event_time": ("Timestamp",),
-            "network_message_id": ("NetworkMessageId",),
+            **DEFENDER_COMMON,
             "message_id": ("InternetMessageId",),
             "sender_address": ("SenderFromAddress", "SenderMailFromAddress"),
             "return_path": ("SenderMailFromAddress",),
             "recipient_address": ("RecipientEmailAddress",),
             "message_subject": ("Subject",),
             "directionality": ("EmailDirection",),
+            # streaming records have no Latest* columns: their DeliveryAction / Location are
+            # the verdict of that record (a message x recipient repeats when they change)
             "delivery_action": ("LatestDeliveryAction", "DeliveryAction"),
             "delivery_location": ("LatestDeliveryLocation", "DeliveryLocation"),
             "threat_types": ("ThreatTypes",),
+            "threat_names": ("ThreatNames",),
+            "detection_methods": ("DetectionMethods",),
+            "original_threat_types": ("OriginalThreatTypes",),
+            "original_detection_methods": ("OriginalDetectionMethods",),
+            "confidence_level": ("ConfidenceLevel",),
+            "bulk_complaint_level": ("BulkComplaintLevel",),
+            "authentication_details": ("AuthenticationDetails",),
+            "forwarding_info": ("ForwardingInformation",),
+            "is_first_contact": ("IsFirstContact",),
+            "transport_rules": ("ExchangeTransportRule",),
+            "distribution_list": ("DistributionList",),
+            "attachment_count": ("AttachmentCount",),
+            "url_count": ("UrlCount",),
+            "total_bytes": ("EmailSize",),
             "from_ip": ("SenderIPv4", "SenderIPv6"),
             "connector_id": ("Connectors",),
         },
@@ -228,5 +371,69 @@ REGISTRY: tuple[ExportFormat, ...] = (
             ("delivery_action", "replaced", "Delivered"),
         ),
         limits=EXPORT_LIMITS,
+        category=STREAMING_CATEGORY + "EmailEvents",
+    ),
+    ExportFormat(
+        name="defender_email_attachment_info",
+        title="Defender EmailAttachmentInfo (one ATTACHMENT event per file of a message x "
+        "recipient): advanced hunting CSV, or streaming JSON",
+        containers=("csv", "json"),
+        columns={
+            **DEFENDER_COMMON,
+            "sender_address": ("SenderFromAddress",),
+            "recipient_address": ("RecipientEmailAddress",),
+            "file_name": ("FileName",),
+            "file_type": ("FileType",),
+            "file_sha256": ("SHA256",),
+            "file_size": ("FileSize",),
+            "threat_types": ("ThreatTypes",),
+            "threat_names": ("ThreatNames",),
+            "detection_methods": ("DetectionMethods",),
+        },
+        signature=("event_time", "network_message_id", "file_name", "file_sha256"),
+        row_shape="event",
+        time_basis="message",
+        constants={"event_id": "ATTACHMENT"},
+        limits=EXPORT_LIMITS,
+        category=STREAMING_CATEGORY + "EmailAttachmentInfo",
+    ),
+    ExportFormat(
+        name="defender_email_url_info",
+        title="Defender EmailUrlInfo (one URL event per link in a message): advanced hunting "
+        "CSV, or streaming JSON",
+        containers=("csv", "json"),
+        columns={
+            **DEFENDER_COMMON,
+            "url": ("Url",),
+            "url_domain": ("UrlDomain",),
+            "url_location": ("UrlLocation",),
+        },
+        signature=("event_time", "network_message_id", "url"),
+        row_shape="event",
+        time_basis="message",
+        constants={"event_id": "URL"},
+        limits=EXPORT_LIMITS,
+        category=STREAMING_CATEGORY + "EmailUrlInfo",
+    ),
+    ExportFormat(
+        name="defender_url_click_events",
+        title="Defender UrlClickEvents (one URLCLICK event per Safe Links click, by the "
+        "clicking account): advanced hunting CSV, or streaming JSON",
+        containers=("csv", "json"),
+        columns={
+            **DEFENDER_COMMON,
+            "url": ("Url",),
+            "click_action": ("ActionType",),
+            "clicked_through": ("IsClickedThrough",),
+            # the account that clicked: a recipient of the message (or who it reached)
+            "recipient_address": ("AccountUpn",),
+            "threat_types": ("ThreatTypes",),
+            "detection_methods": ("DetectionMethods",),
+        },
+        signature=("event_time", "url", "click_action"),
+        row_shape="event",
+        constants={"event_id": "URLCLICK"},
+        limits=EXPORT_LIMITS,
+        category=STREAMING_CATEGORY + "UrlClickEvents",
     ),
 )
