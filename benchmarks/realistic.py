@@ -50,7 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from realistic_columns import HEADER, chunk_table
 from realistic_plan import Plan, build_plan
-from realistic_world import DEFAULT_SEED, TENANT_DOMAINS
+from realistic_world import DEFAULT_SEED, TENANT_DOMAINS, LookalikeFilter
 
 #: Bump when the output changes, so that cached files are written again.
 GENERATOR_VERSION = 1
@@ -59,6 +59,16 @@ WORK = Path(__file__).resolve().parent / "work"
 ENCODINGS = {"utf-8-sig": "UTF-8 with BOM", "utf-16-le": "UTF-16 LE without BOM"}
 CHUNK_ROWS = 200_000
 #: Columns whose distinct values the one-line summary shows (the ones issue 12 names).
+__all__ = [
+    "ENCODINGS",
+    "HEADER",
+    "TENANT_DOMAINS",
+    "Cardinality",
+    "LookalikeFilter",
+    "export_path",
+    "read_cardinality",
+    "write_export",
+]
 KEY_COLUMNS = ("recipient_status", "custom_data", "client_ip", "message_subject", "message_info")
 
 

@@ -488,9 +488,9 @@ def _subjects(rng: Scalars, threads: int, usage: np.ndarray) -> dict:
                 date=f"{day:02d}.{int(rng.integers(1, 13)):02d}.2026",
             )
             draw = rng.random()
-            if draw < 0.03:
+            if draw < 0.06:
                 subject = f"{EMOJI[int(rng.integers(0, len(EMOJI)))]} {subject}"
-            elif draw < 0.035:
+            elif draw < 0.065:
                 subject = ""
             subjects.append(subject)
     return {
