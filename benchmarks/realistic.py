@@ -53,7 +53,7 @@ from realistic_plan import Plan, build_plan
 from realistic_world import DEFAULT_SEED, TENANT_DOMAINS, LookalikeFilter
 
 #: Bump when the output changes, so that cached files are written again.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 WORK = Path(__file__).resolve().parent / "work"
 #: The encodings the generator writes; both hold the same text.
 ENCODINGS = {"utf-8-sig": "UTF-8 with BOM", "utf-16-le": "UTF-16 LE without BOM"}

@@ -67,7 +67,7 @@ SLOTS = len(SLOT_TABLE)
 DEFER_SLOTS = (DEFER1, DEFER2, DEFER3)
 GAP_MEDIAN = np.array([row[2] for row in SLOT_TABLE], dtype=np.float64)
 GAP_SIGMA = np.array([row[3] for row in SLOT_TABLE], dtype=np.float64)
-DEFER_WAIT_MEDIAN, DEFER_WAIT_SIGMA = 1500.0, 1.3  # after the last deferral: minutes to hours
+DEFER_WAIT_MEDIAN, DEFER_WAIT_SIGMA = 600.0, 1.2  # after the last deferral: minutes to hours
 #: Optional slots left out, in this order, to keep a message within 16 events or the report
 #: at exactly the rows asked for.
 OPTIONAL_SLOTS = (FIRST_AGENT, TRANSFER, MAILBOX_AGENT, RULE_AGENT, DEFER3, DEFER2)
@@ -178,7 +178,7 @@ def _messages(world: World, rng: np.random.Generator, n: int) -> dict[str, np.nd
         "rules": rules,
         "multiline": multiline,
         "hop": inbound | (rng.random(n) < 0.55),
-        "defers": rng.choice(4, n, p=[0.955, 0.03, 0.01, 0.005]),
+        "defers": rng.choice(4, n, p=[0.975, 0.017, 0.006, 0.002]),
         "fail": rng.random(n) < 0.008,
         "agent2": rng.random(n) < 0.85,
         "transfer": rng.random(n) < 0.35,

@@ -2,7 +2,7 @@
 outside organizations that mail them, the servers in between, and the subjects they write.
 
 Sizes scale with the number of rows (at 300,000 rows: about 2,750 mailboxes, 1,500 outside
-domains, 7,000 outside addresses of which about 5,000 are seen, 4,800 conversation threads).
+domains, 7,000 outside addresses of which about 5,000 are seen, 2,300 conversation threads).
 Everything is drawn from the seed; lists of a few thousand entities are built in Python once.
 """
 
@@ -102,22 +102,24 @@ PROVIDERS = (
 )
 ESP_DOMAINS = ("mailrelay-one.net", "sendpost.io", "campaignmta.com", "newsbeam.net")
 LANGUAGES = ("en", "de", "fr", "es", "nl", "it", "pl", "sv", "pt", "ja", "zh", "ru", "ar")
-TENANT_LANGUAGES = {"en": 0.70, "de": 0.24, "fr": 0.015, "ja": 0.01, "ru": 0.01, "zh": 0.01}
+# the tenant's people write mostly English and German; some write to partners in their language
+TENANT_LANGUAGES = {"en": 0.69, "de": 0.235, "fr": 0.015, "ja": 0.015, "ru": 0.015, "zh": 0.015}
 TENANT_LANGUAGES["ar"] = 1 - sum(TENANT_LANGUAGES.values())
 SUBJECTS = {
     "en": (
-        "{proj} status update",
+        "{proj} status update, week {k}",
         "Invoice {n}",
-        "Meeting notes: {proj}",
+        "Meeting notes: {proj} {date}",
         'Feedback on "{proj}", draft {k}',
-        "Quarterly report, Q{q}",
-        "Lunch on {day}?",
+        "Quarterly report {proj}, Q{q}",
+        "Lunch on {day} with the {city} team?",
         "Contract {n} - signature needed",
         "Your order {n} has shipped",
-        "Agenda for {day}",
-        "Question about {proj}",
-        "Travel plans, {city}",
-        "Updated proposal for {proj}",
+        "Agenda for {day}, {proj} review",
+        "Question about {proj} ticket {n}",
+        "Travel plans, {city} {date}",
+        "Updated proposal for {proj} ({n})",
+        'The "{proj}" kickoff, {date}',
     ),
     "de": (
         "Angebot {n}",
@@ -125,8 +127,9 @@ SUBJECTS = {
         "Besprechung {proj}",
         "Protokoll: {proj}, Teil {k}",
         "Rückfrage zu „{proj}“",
-        "Urlaubsvertretung {day}",
+        "Urlaubsvertretung {day}, {date}",
         "Änderungen am Vertrag {n}",
+        'Freigabe "{proj}" bis {date}',
     ),
     "fr": ("Devis {n}", "Réunion du {date}", "Compte rendu : {proj}", "Facture n° {n}"),
     "es": ("Presupuesto {n}", "Reunión del {date}", "Pedido {n}, confirmación"),
@@ -470,9 +473,14 @@ def _outside(rng: Scalars, count: int, domains: dict) -> dict:
 
 
 def _subjects(rng: Scalars, threads: int, usage: np.ndarray) -> dict:
-    """Conversation subjects per language, in proportion to how much each language is used."""
+    """Conversation subjects per language, in proportion to how much each language is used.
+
+    Every thread has a subject of its own (unrelated conversations rarely share one exactly),
+    except the few with no subject at all.
+    """
     counts = np.maximum(3, np.round(threads * usage / usage.sum())).astype(np.int64)
     subjects: list[str] = []
+    seen: set[str] = set()
     for language, count in zip(LANGUAGES, counts.tolist(), strict=True):
         templates = SUBJECTS[language]
         for _ in range(count):
@@ -490,9 +498,10 @@ def _subjects(rng: Scalars, threads: int, usage: np.ndarray) -> dict:
             draw = rng.random()
             if draw < 0.06:
                 subject = f"{EMOJI[int(rng.integers(0, len(EMOJI)))]} {subject}"
-            elif draw < 0.065:
-                subject = ""
-            subjects.append(subject)
+            while subject in seen:
+                subject += f" ({int(rng.integers(2, 100))})"
+            seen.add(subject)
+            subjects.append("" if draw > 0.995 else subject)
     return {
         "start": np.concatenate([[0], np.cumsum(counts)[:-1]]),
         "count": counts,
@@ -577,7 +586,7 @@ def build_world(rows: int, seed: int = DEFAULT_SEED) -> World:
     )
     tenant_share = np.array([TENANT_LANGUAGES.get(lang, 0.0) for lang in LANGUAGES])
     usage = 0.45 * tenant_share + 0.55 * usage_inbound / usage_inbound.sum()
-    subjects = _subjects(rng, max(40, round(4800 * scale)), usage)
+    subjects = _subjects(rng, max(40, round(2300 * scale)), usage)
     servers = _servers(rng, users)
     esp = np.array(
         [
