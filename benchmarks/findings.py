@@ -173,7 +173,8 @@ def per_rule(source: str, timeout: float, save: str | None = None) -> PerRule:
 def print_per_rule(result: PerRule) -> None:
     total = Counter[str]()
     print(
-        f"  per rule (one worker: open_case {spread_text(result.open_seconds)}, build_chains "
+        f"  per rule ({len(result.chains_seconds)} worker(s): open_case "
+        f"{spread_text(result.open_seconds)}, build_chains "
         f"{spread_text(result.chains_seconds)}; peak RSS {gib(result.peak_rss)}):"
     )
     for run in result.rules:

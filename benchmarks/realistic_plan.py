@@ -1,5 +1,6 @@
 """The plan of a realistic extended report: who mails whom, when, and which events each
-message has (numbers only; ``realistic_rows`` turns them into text).
+message has (numbers only; ``realistic_messages`` and ``realistic_columns`` turn them into
+text).
 
 One message has recipient *entries* (the originals with their fate, and the addresses a
 group expansion or a redirect adds) and events in a fixed slot order (``SLOT_NAMES``); which
@@ -299,8 +300,8 @@ def _leave_out(presence: np.ndarray, excess: np.ndarray) -> None:
         drop = (excess > 0) & presence[:, slot] & (presence.sum(axis=1) > 4)
         presence[drop, slot] = False
         excess = excess - drop
-    if excess.any():
-        raise ValueError("too few rows for a realistic report; ask for at least 100")
+    if excess.any():  # pragma: no cover - every slot past the 16th is an optional one
+        raise RuntimeError("a message has more than 16 events and nothing optional to leave out")
 
 
 def _trim(presence: np.ndarray, excess: int) -> None:
