@@ -2,12 +2,24 @@
 
 Each command parses its options, calls one library function and prints the result. Library
 errors (``AnalyzerError``) become a one-line message and exit status 1, never a traceback.
+
+Every command shares one vocabulary, defined here once (new commands use the same pieces):
+
+- ``ingest_options``: ``--encoding``, ``--format`` (always the export format), ``--dayfirst``,
+  ``--input-tz``, for every command that reads exports;
+- ``json_option`` / ``csv_option`` choose the output of a command that prints records;
+  ``output_option`` (``-o FILE``) writes it to a file atomically (``analyzer.store``) and
+  prints the file's path and sha256, as ``report`` does;
+- ``display_tz_option``: the zone every printed time is shown in (JSON times stay ISO UTC);
+- ``emit`` prints (or writes) what a command produced: text already safe for a terminal
+  (``analyzer.text.terminal_safe``), CSV from ``analyzer.text.csv_text``, JSON from
+  ``analyzer.text.json_text``; ``say`` prints a message (file names in it made safe).
 """
 
 from __future__ import annotations
 
 import functools
-import json
+import hashlib
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +31,8 @@ from analyzer import __version__
 from analyzer.case import MAX_LISTED_REJECTIONS
 from analyzer.errors import AnalyzerError
 from analyzer.progress import Progress, terminal_progress
+from analyzer.text import json_text, terminal_safe
+from analyzer.timestamps import DisplayZone
 
 
 def _handle_errors(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -29,26 +43,119 @@ def _handle_errors(command: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return command(*args, **kwargs)
         except AnalyzerError as error:
-            raise click.ClickException(str(error)) from None
+            raise click.ClickException(terminal_safe(str(error))) from None
         except KeyboardInterrupt:
             raise click.Abort() from None
         except (MemoryError, OSError) as error:
-            raise click.ClickException(f"{type(error).__name__}: {error}") from None
+            raise click.ClickException(terminal_safe(f"{type(error).__name__}: {error}")) from None
 
     return wrapper
 
 
-def ingest_options_named(format_flag: str) -> Callable[..., Any]:
-    """Options of every command that reads exports (raw files are ingested on the fly).
+def say(message: str, err: bool = True) -> None:
+    """Print a one-line message (on stderr unless ``err=False``); the file names and export
+    values in it are shown with their hidden characters visible, line breaks included."""
+    click.echo(terminal_safe(message), err=err)
+
+
+def stdout_is_terminal() -> bool:
+    """Whether standard output is a terminal (not a file or a pipe)."""
+    return sys.stdout.isatty()
+
+
+def emit(text: str, output: Path | None = None, *, byte_order_mark: bool = False) -> None:
+    """Print a command's output, or write it to ``output``.
 
     Args:
-        format_flag: the flag that forces an export format (``--format``, except where a
-            command's own ``--format`` chooses its output).
+        text: the output, already in its final form (terminal text made safe, CSV or JSON
+            from ``analyzer.text``).
+        output: write it to this file instead, atomically (a failure leaves the previous
+            file as it was), then print the file's path and its sha256.
+        byte_order_mark: start the file with a UTF-8 byte order mark (CSV files: Excel then
+            reads them as UTF-8); never on standard output.
+
+    Raises:
+        click.ClickException: the file cannot be written.
     """
-    return functools.partial(_add_ingest_options, format_flag=format_flag)
+    if output is None:
+        # color=True: click would otherwise strip what looks like an ANSI sequence from output
+        # that is not a terminal, silently altering exact CSV (terminal text has none left)
+        click.echo(text, nl=False, color=True)
+        return
+    from analyzer.store import atomic_write_bytes
+
+    data = ("\ufeff" if byte_order_mark else "").encode() + text.encode("utf-8")
+    try:
+        atomic_write_bytes(output, data)
+    except OSError as error:
+        raise click.ClickException(
+            terminal_safe(
+                f"{output}: cannot write the output ({error.strerror or error}); the previous "
+                "file, if any, is untouched; choose another -o path or free some space"
+            )
+        ) from None
+    say(str(output), err=False)
+    say(f"sha256 {hashlib.sha256(data).hexdigest()}", err=False)
 
 
-def _add_ingest_options(command: Callable[..., Any], format_flag: str) -> Callable[..., Any]:
+def json_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--json``: print the command's documented JSON (times ISO 8601 UTC)."""
+    return click.option(
+        "--json",
+        "as_json",
+        is_flag=True,
+        help="Print JSON (exact text; every time ISO 8601 UTC with 7 fractional digits and Z).",
+    )(command)
+
+
+def csv_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--csv``: print the command's table as CSV."""
+    return click.option(
+        "--csv",
+        "as_csv",
+        is_flag=True,
+        help="Print CSV: every field quoted, exact text behind a formula guard (safe to open "
+        "in Excel, whatever its separator).",
+    )(command)
+
+
+def output_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``-o FILE``: write the output to a file (atomically) instead of printing it."""
+    return click.option(
+        "-o",
+        "--output",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Write the output to this file (replaced atomically: a failure leaves the "
+        "previous file intact) and print its path and sha256.",
+    )(command)
+
+
+def display_tz_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--display-tz ZONE``: the zone every printed time is shown in."""
+    return click.option(
+        "--display-tz",
+        default="UTC",
+        show_default=True,
+        help="IANA time zone to show times in, each labelled (e.g. Europe/Paris, "
+        "America/New_York; abbreviations such as EST are refused). JSON times stay UTC.",
+    )(command)
+
+
+def _zone(name: str | None) -> DisplayZone:
+    """The display zone, checked before any work."""
+    return DisplayZone(name)
+
+
+def _one_output(as_json: bool, as_csv: bool) -> str:
+    if as_json and as_csv:
+        raise click.UsageError("give --json or --csv, not both")
+    return "json" if as_json else "csv" if as_csv else "table"
+
+
+def ingest_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Options of every command that reads exports (raw files are ingested on the fly):
+    ``--encoding``, ``--format`` (the export format, on every command), ``--dayfirst`` /
+    ``--monthfirst``, ``--input-tz``."""
     options = [
         click.option(
             "--encoding",
@@ -56,7 +163,7 @@ def _add_ingest_options(command: Callable[..., Any], format_flag: str) -> Callab
             "instead of detecting it.",
         ),
         click.option(
-            format_flag,
+            "--format",
             "format_name",
             help="Force the export format of every input instead of detecting it "
             "(see `msgtrace formats`).",
@@ -71,16 +178,13 @@ def _add_ingest_options(command: Callable[..., Any], format_flag: str) -> Callab
             "--input-tz",
             default="UTC",
             show_default=True,
-            help="Time zone of timestamps that carry no zone (locale-formatted summary "
+            help="IANA time zone of timestamps that carry no zone (locale-formatted summary "
             "downloads); ISO times with Z or an offset are unaffected.",
         ),
     ]
     for option in reversed(options):
         command = option(command)
     return command
-
-
-ingest_options = ingest_options_named("--format")
 
 
 def _ingest_options_from(kwargs: dict[str, Any]):
@@ -94,12 +198,31 @@ def _ingest_options_from(kwargs: dict[str, Any]):
     )
 
 
+class _SafeLabels:
+    """A progress bar whose labels (file names) show their hidden characters visibly."""
+
+    def __init__(self, bar: Progress) -> None:
+        self.bar = bar
+
+    def start(self, label: str, total: int) -> None:
+        self.bar.start(terminal_safe(label), total)
+
+    def advance(self, amount: int) -> None:
+        self.bar.advance(amount)
+
+    def finish(self) -> None:
+        self.bar.finish()
+
+
 def _progress() -> Progress | None:
-    return terminal_progress(sys.stderr)
+    bar = terminal_progress(sys.stderr)
+    return None if bar is None else _SafeLabels(bar)
 
 
 def load_case(sources: tuple[str, ...], kwargs: dict[str, Any]):
-    """Load a case folder or raw exports, reporting rejected inputs and rows on stderr.
+    """Load a case folder or raw exports, reporting on stderr rejected inputs and rows (raw
+    exports) or the case's warnings (a case folder: leftovers of an interrupted ingest, an
+    old case format).
 
     When raw files were read and some could not be, or rows were rejected, the last line on
     stderr says how many (a clean read adds nothing to the command's output).
@@ -113,7 +236,10 @@ def load_case(sources: tuple[str, ...], kwargs: dict[str, Any]):
         records = case.inputs + case.rejected_inputs
         _report_problems(records)
         if case.rejected_inputs or any(r.rows_rejected for r in records):
-            click.echo(f"msgtrace: read {ingest_summary(records)}", err=True)
+            say(f"msgtrace: read {ingest_summary(records)}")
+    else:
+        for warning in case.warnings:
+            say(f"msgtrace: case {case.path}: warning: {warning}")
     return case
 
 
@@ -123,23 +249,19 @@ def _report_problems(inputs) -> None:
             click.echo(f"msgtrace: {record.path}: {record.warnings[0]}", err=True)
             continue
         if record.error:
-            click.echo(f"msgtrace: {record.path}: {record.error}", err=True)
+            say(f"msgtrace: {record.path}: {record.error}")
             continue
         if record.rows_rejected:
-            click.echo(
-                f"msgtrace: {record.path}: {record.rows_rejected:,} row(s) rejected",
-                err=True,
-            )
+            say(f"msgtrace: {record.path}: {record.rows_rejected:,} row(s) rejected")
             for line in _rejected_lines(record):
-                click.echo(f"  {line}", err=True)
+                say(f"  {line}")
             if record.rows_rejected > 5:
-                click.echo(
+                say(
                     "  (the case manifest and the report list the first "
-                    f"{min(record.rows_rejected, MAX_LISTED_REJECTIONS):,} with their reasons)",
-                    err=True,
+                    f"{min(record.rows_rejected, MAX_LISTED_REJECTIONS):,} with their reasons)"
                 )
         for warning in record.warnings:
-            click.echo(f"msgtrace: {record.path}: warning: {warning}", err=True)
+            say(f"msgtrace: {record.path}: warning: {warning}")
 
 
 def _rejected_lines(record, first: int = 5) -> list[str]:
@@ -167,31 +289,35 @@ def main() -> None:
     cli(prog_name="msgtrace")
 
 
-def _echo_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False))
-
-
 @cli.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@json_option
+@output_option
+@display_tz_option
 @ingest_options
 @_handle_errors
-def inspect(files: tuple[Path, ...], as_json: bool, **kwargs: Any) -> None:
+def inspect(
+    files: tuple[Path, ...],
+    as_json: bool,
+    output: Path | None,
+    display_tz: str,
+    **kwargs: Any,
+) -> None:
     """Say what each export file is: format, encoding, rows, time range, warnings.
 
-    FILES may be files or folders (searched recursively). Nothing is written.
+    FILES may be files or folders (searched recursively). Nothing is written (but -o).
 
     Example: msgtrace inspect exports/MTSummary_Report.csv --json
     """
     from analyzer.ingest import ingest_summary, inspect_files, loaded_nothing
 
+    zone = _zone(display_tz)
     records = inspect_files(list(files), _ingest_options_from(kwargs), progress=_progress())
     if as_json:
-        _echo_json([_inspect_json(r) for r in records])
+        emit(json_text([_inspect_json(r) for r in records]), output)
     else:
-        for record in records:
-            click.echo(_inspect_text(record))
-    click.echo(f"msgtrace: {ingest_summary(records)}", err=True)
+        emit("".join(_inspect_text(record, zone) for record in records), output)
+    say(f"msgtrace: {ingest_summary(records)}")
     if any(loaded_nothing(r) for r in records):
         sys.exit(1)
 
@@ -219,27 +345,28 @@ def _inspect_json(record) -> dict[str, Any]:
     }
 
 
-def _inspect_text(record) -> str:
+def _inspect_text(record, zone: DisplayZone) -> str:
     if record.status == "skipped":
-        return f"{record.path}\n  {record.warnings[0]}\n"
-    if record.error:
-        return f"{record.path}\n  error: {record.error}\n"
-    lines = [
-        record.path,
-        f"  format:   {record.format}",
-        f"  encoding: {record.encoding}{' (with BOM)' if record.bom else ' (no BOM)'}, "
-        f"by {record.encoding_detected_by}",
-        f"  rows:     {record.rows_read:,}"
-        + (f" ({record.rows_rejected:,} rejected)" if record.rows_rejected else ""),
-        f"  events:   {record.first_event or '-'} .. {record.last_event or '-'} (UTC)",
-    ]
-    if record.archive:
-        lines.append(f"  archive:  {record.archive} (sha256 {record.archive_sha256})")
-    lines += [f"  rejected: {line}" for line in _rejected_lines(record)]
-    if record.rows_rejected > 5:
-        lines.append(f"  rejected: ... {record.rows_rejected - 5:,} more")
-    lines += [f"  warning:  {w}" for w in record.warnings]
-    return "\n".join(lines) + "\n"
+        lines = [record.path, f"  {record.warnings[0]}"]
+    elif record.error:
+        lines = [record.path, f"  error: {record.error}"]
+    else:
+        lines = [
+            record.path,
+            f"  format:   {record.format}",
+            f"  encoding: {record.encoding}{' (with BOM)' if record.bom else ' (no BOM)'}, "
+            f"by {record.encoding_detected_by}",
+            f"  rows:     {record.rows_read:,}"
+            + (f" ({record.rows_rejected:,} rejected)" if record.rows_rejected else ""),
+            f"  events:   {zone.format(record.first_event)} .. {zone.format(record.last_event)}",
+        ]
+        if record.archive:
+            lines.append(f"  archive:  {record.archive} (sha256 {record.archive_sha256})")
+        lines += [f"  rejected: {line}" for line in _rejected_lines(record)]
+        if record.rows_rejected > 5:
+            lines.append(f"  rejected: ... {record.rows_rejected - 5:,} more")
+        lines += [f"  warning:  {w}" for w in record.warnings]
+    return "".join(terminal_safe(line) + "\n" for line in lines)
 
 
 #: Exit status of ``ingest`` when the case was written but some inputs gave it nothing.
@@ -285,10 +412,9 @@ def ingest(
 
     def waiting(pid: int | None) -> None:
         holder = f"pid {pid}" if pid else "pid unknown"
-        click.echo(
+        say(
             f"msgtrace: case {case_dir} is being written by another msgtrace ({holder}); "
-            "waiting for it to finish...",
-            err=True,
+            "waiting for it to finish..."
         )
 
     options = _ingest_options_from(kwargs)
@@ -296,25 +422,27 @@ def ingest(
         list(paths), case_dir, options, progress=_progress(), wait=wait, on_wait=waiting
     )
     for warning in result.warnings:
-        click.echo(f"msgtrace: case {case_dir}: warning: {warning}", err=True)
+        say(f"msgtrace: case {case_dir}: warning: {warning}")
     added = result.added
     _report_problems(added)
     for record in added:
         if record.status == "already_in_case":
-            click.echo(f"{record.path}: already in the case, skipped")
+            say(f"{record.path}: already in the case, skipped", err=False)
         elif record.status == "ingested":
-            click.echo(
+            say(
                 f"{record.path}: {record.format}, {record.encoding}: "
                 f"{record.rows_read:,} rows read, {record.rows_ingested:,} ingested, "
-                f"{record.rows_duplicate:,} duplicate, {record.rows_rejected:,} rejected"
+                f"{record.rows_duplicate:,} duplicate, {record.rows_rejected:,} rejected",
+                err=False,
             )
     inputs = [r for r in added if r.status != "skipped"]
     summary = ingest_summary(added)
     if inputs and all(loaded_nothing(r) for r in inputs):
         raise click.ClickException(f"nothing could be loaded ({summary}; see the messages above)")
-    click.echo(
+    say(
         f"case {case_dir}: {result.events:,} events from {len(result.inputs)} input(s); "
-        f"this run: {summary}"
+        f"this run: {summary}",
+        err=False,
     )
     if strict and any(r.rows_rejected or r.error for r in inputs):
         sys.exit(1)
@@ -332,9 +460,16 @@ def ingest(
     help="Hash the original exports PATH... (files or folders) again and compare them with "
     "the sha256 the case recorded: which input is missing, changed, or not in the case.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@json_option
+@output_option
 @_handle_errors
-def verify(case_dir: Path, paths: tuple[Path, ...], check_inputs: bool, as_json: bool) -> None:
+def verify(
+    case_dir: Path,
+    paths: tuple[Path, ...],
+    check_inputs: bool,
+    as_json: bool,
+    output: Path | None,
+) -> None:
     """Check that a case holds exactly what its manifest says.
 
     Checks the manifest (shape, case format, unique input ids, rows read = ingested +
@@ -356,12 +491,11 @@ def verify(case_dir: Path, paths: tuple[Path, ...], check_inputs: bool, as_json:
         raise click.UsageError("--inputs needs the original export files or folders after it")
     result = verify_case(case_dir, list(paths) if check_inputs else None)
     if as_json:
-        _echo_json(result.to_json())
+        emit(json_text(result.to_json()), output)
     else:
-        for problem in result.problems:
-            click.echo(problem.line())
+        lines = [problem.line() for problem in result.problems]
         for note in result.notes:
-            click.echo(f"msgtrace: note: {note}", err=True)
+            say(f"msgtrace: note: {note}")
         checked = result.checked
         if result.ok:
             what = (
@@ -371,30 +505,50 @@ def verify(case_dir: Path, paths: tuple[Path, ...], check_inputs: bool, as_json:
             )
             if "original_files" in checked:
                 what += f"; {checked['original_files']:,} original file(s) hashed again"
-            click.echo(f"case {case_dir}: OK ({what})")
+            lines.append(f"case {case_dir}: OK ({what})")
         else:
-            click.echo(f"case {case_dir}: {len(result.problems):,} problem(s)")
+            lines.append(f"case {case_dir}: {len(result.problems):,} problem(s)")
+        emit("".join(terminal_safe(line) + "\n" for line in lines), output)
     if result.record_error:
-        click.echo(f"msgtrace: warning: {result.record_error}", err=True)
+        say(f"msgtrace: warning: {result.record_error}")
     if not result.ok:
         sys.exit(1)
 
 
 @cli.command()
-def formats() -> None:
+@json_option
+def formats(as_json: bool) -> None:
     """List the export formats msgtrace reads, with the columns that identify each.
 
     Example: msgtrace formats
     """
     from analyzer.formats import CONTAINER_WORDS, REGISTRY
 
+    if as_json:
+        emit(
+            json_text(
+                [
+                    {
+                        "name": spec.name,
+                        "title": spec.title,
+                        "identified_by": [spec.columns[c][0] for c in spec.signature],
+                        "read_from": list(spec.containers),
+                        "category": spec.category,
+                    }
+                    for spec in REGISTRY
+                ]
+            )
+        )
+        return
     for spec in REGISTRY:
         signature = ", ".join(spec.columns[c][0] for c in spec.signature)
         read_from = ", ".join(CONTAINER_WORDS[c] for c in spec.containers)
-        click.echo(f"{spec.name}\n  {spec.title}\n  read from: {read_from}")
-        click.echo(f"  identified by: {signature}")
+        say(spec.name, err=False)
+        say(f"  {spec.title}", err=False)
+        say(f"  read from: {read_from}", err=False)
+        say(f"  identified by: {signature}", err=False)
         if spec.category:
-            click.echo(f"  streaming records of category: {spec.category}")
+            say(f"  streaming records of category: {spec.category}", err=False)
 
 
 # Commands of the later stages (chain, search, findings, report) follow below, each a thin
@@ -409,28 +563,51 @@ def formats() -> None:
     required=True,
     help="Network message id or Internet message id (with or without <>, any case).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the documented JSON instead of text.")
+@json_option
+@output_option
+@display_tz_option
 @ingest_options
 @_handle_errors
-def chain(sources: tuple[Path, ...], message_id: str, as_json: bool, **kwargs: Any) -> None:
+def chain(
+    sources: tuple[Path, ...],
+    message_id: str,
+    as_json: bool,
+    output: Path | None,
+    display_tz: str,
+    **kwargs: Any,
+) -> None:
     """Show what happened to one message, for each of its recipients.
 
     SOURCES are a case folder or raw export files/folders. Each recipient gets its final
     status in words, the SMTP reply that decided it, verdicts, and its events as a timeline
-    in UTC with the input file and line of every row. Related messages (DSNs, inbox-rule
-    forwards) are listed. An unknown id exits with status 1.
+    (UTC, or --display-tz, each time labelled) with the input file and line of every row.
+    Related messages (DSNs, inbox-rule forwards) are listed. An unknown id exits with status 1.
 
     Example: msgtrace chain --message "<CAF=x@mail.example.com>" cases/INC-1234
     """
     from analyzer.chains import chain_report
     from analyzer.text import CHAIN_TEXT_LEGEND, format_chain_text
 
+    zone = _zone(display_tz)
     case = load_case(tuple(str(s) for s in sources), kwargs)
     data = chain_report(case, message_id)
     if as_json:
-        _echo_json(data)
+        emit(json_text(data), output)
     else:
-        click.echo(format_chain_text(data) + "\n" + CHAIN_TEXT_LEGEND)
+        emit(format_chain_text(data, zone) + "\n" + CHAIN_TEXT_LEGEND + "\n", output)
+
+
+#: What ``search --format`` chose before it meant the export format, as on every command.
+_OLD_SEARCH_OUTPUTS = ("table", "csv", "json")
+
+
+def _refuse_old_export_format(ctx: click.Context, _param: click.Parameter, value: Any) -> None:
+    if value is not None and not ctx.resilient_parsing:
+        raise click.UsageError(
+            "--export-format is now --format, the export format, as on every command "
+            "(the output is chosen with --csv or --json)",
+            ctx=ctx,
+        )
 
 
 @cli.command()
@@ -456,25 +633,23 @@ def chain(sources: tuple[Path, ...], message_id: str, as_json: bool, **kwargs: A
 @click.option(
     "--direction", type=click.Choice(["inbound", "outbound", "internal"], case_sensitive=False)
 )
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["table", "csv", "json"]),
-    default="table",
-    show_default=True,
-    help="Output: aligned text, CSV (safe to open in Excel) or JSON.",
-)
+@json_option
+@csv_option
+@output_option
 @click.option(
     "--limit",
     type=click.IntRange(min=0),
-    default=1000,
-    show_default=True,
-    help="Show at most this many results, newest first (0: all).",
+    help="Show at most this many results, the newest (0: all). Default: 1000 for the table, "
+    "all for --csv and --json; a cut is announced on stderr.",
 )
+@display_tz_option
 @click.option(
-    "--display-tz", help="Show times in this IANA zone (e.g. Europe/Paris) instead of UTC."
+    "--export-format",
+    hidden=True,
+    expose_value=False,
+    callback=_refuse_old_export_format,
 )
-@ingest_options_named("--export-format")  # here --format chooses the output, as in EAC
+@ingest_options
 @_handle_errors
 def search(
     sources: tuple[Path, ...],
@@ -489,22 +664,32 @@ def search(
     from_ip: str | None,
     to_ip: str | None,
     direction: str | None,
-    output_format: str,
-    limit: int,
-    display_tz: str | None,
+    as_json: bool,
+    as_csv: bool,
+    output: Path | None,
+    limit: int | None,
+    display_tz: str,
     **kwargs: Any,
 ) -> None:
     """Find messages like the admin center's message trace: one row per message x recipient.
 
     SOURCES are a case folder or raw export files/folders. Results are newest first with the
-    time received (UTC, or --display-tz, named in the heading), sender, recipient, subject,
-    final status and ids. All criteria given must hold; a repeated option matches any of its
+    time received (UTC, or --display-tz, each labelled), sender, recipient, subject, final
+    status and ids. All criteria given must hold; a repeated option matches any of its
     values.
 
-    Example: msgtrace search cases/INC-1234 --sender "*@contoso.com" --status Failed --format csv
+    Example: msgtrace search cases/INC-1234 --sender "*@contoso.com" --status Failed --csv
     """
     from analyzer.search import SearchCriteria, search_case
 
+    if (kwargs.get("format_name") or "").lower() in _OLD_SEARCH_OUTPUTS:
+        raise click.UsageError(
+            f"--format {kwargs['format_name']} no longer chooses the output: --format is the "
+            "export format, as on every command; use --csv or --json (the table is the "
+            "default)"
+        )
+    chosen = _one_output(as_json, as_csv)
+    zone = _zone(display_tz)
     criteria = SearchCriteria.from_options(
         senders=senders,
         recipients=recipients,
@@ -519,12 +704,38 @@ def search(
         direction=direction,
     )
     case = load_case(tuple(str(s) for s in sources), kwargs)
-    result = search_case(
-        case, criteria, output_format=output_format, limit=limit, display_tz=display_tz
-    )
-    click.echo(result.text, nl=False)
+    terminal = chosen == "csv" and output is None and stdout_is_terminal()
+    result = search_case(case, criteria, output=chosen, limit=limit, zone=zone, terminal=terminal)
+    emit(result.text, output, byte_order_mark=chosen == "csv")
     for note in result.notes:
-        click.echo(f"msgtrace: {note}", err=True)
+        say(f"msgtrace: {note}")
+    if terminal:
+        say(
+            "msgtrace: CSV shown on a terminal, with hidden characters made visible (\\x1b, "
+            "<U+202E>); redirect it to a file or use -o for the exact text"
+        )
+
+
+#: The file name endings ``report -o`` accepts: it writes one HTML file.
+REPORT_SUFFIXES = (".html", ".htm")
+
+
+def _report_path(output: Path) -> Path:
+    suffix = output.suffix.lower()
+    if suffix == ".pdf":
+        raise click.BadParameter(
+            f"{terminal_safe(str(output))}: msgtrace writes HTML: write "
+            f"{terminal_safe(output.with_suffix('.html').name)}, open it and print it to PDF "
+            "from the browser",
+            param_hint="-o",
+        )
+    if suffix not in REPORT_SUFFIXES:
+        raise click.BadParameter(
+            f"{terminal_safe(str(output))}: the report is one HTML file; give a name ending "
+            "in .html (e.g. report.html) so that it opens in a browser",
+            param_hint="-o",
+        )
+    return output
 
 
 @cli.command()
@@ -534,17 +745,12 @@ def search(
     "--output",
     required=True,
     type=click.Path(dir_okay=False, path_type=Path),
-    help="The .html file to write (overwritten).",
+    help="The .html file to write (replaced atomically; .pdf and other endings are refused).",
 )
 @click.option("--title", help="Title of the report.")
 @click.option("--case-id", help="Incident or case reference shown in the header.")
 @click.option("--analyst", help="Who produced the report.")
-@click.option(
-    "--display-tz",
-    default="UTC",
-    show_default=True,
-    help="IANA time zone to show times in (each labelled); raw rows stay UTC.",
-)
+@display_tz_option
 @click.option(
     "--message",
     "message_id",
@@ -581,6 +787,8 @@ def report(
     """
     from analyzer.report import ReportOptions, report_case
 
+    _report_path(output)
+    _zone(display_tz)
     options = ReportOptions(
         title=title or ReportOptions.title,
         case_id=case_id,
@@ -591,7 +799,8 @@ def report(
     )
     case = load_case(tuple(str(s) for s in sources), kwargs)
     sha256 = report_case(case, options, output)
-    click.echo(f"{output}\nsha256 {sha256}")
+    say(str(output), err=False)
+    say(f"sha256 {sha256}", err=False)
 
 
 def _print_rules(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
@@ -615,7 +824,9 @@ def _threshold_overrides(pairs: tuple[str, ...]) -> dict[str, str]:
 
 @cli.command()
 @click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print the findings as a JSON list.")
+@json_option
+@output_option
+@display_tz_option
 @click.option(
     "--min-severity",
     type=click.Choice(["info", "low", "medium", "high"]),
@@ -649,6 +860,8 @@ def _threshold_overrides(pairs: tuple[str, ...]) -> dict[str, str]:
 def findings(
     sources: tuple[Path, ...],
     as_json: bool,
+    output: Path | None,
+    display_tz: str,
     min_severity: str,
     config: Path | None,
     overrides: tuple[str, ...],
@@ -658,8 +871,9 @@ def findings(
 
     SOURCES are a case folder or raw export files/folders. Each finding has a rule id, a
     severity, a title, an explanation (why it matters, what to check next), the mailboxes,
-    domains and IPs involved, and its evidence: input file:line, time (UTC), message id and
-    recipient of the rows behind it. Text is grouped by severity; --json prints
+    domains and IPs involved, and its evidence: input file:line, time, message id and
+    recipient of the rows behind it. Times are UTC, or --display-tz (each labelled); in the
+    JSON they are ISO 8601 UTC. Text is grouped by severity; --json prints
     [{"rule", "severity", "title", "explanation", "entities", "evidence": [{"network_message_id",
     "input", "line", ...}], "evidence_total"}].
 
@@ -668,10 +882,11 @@ def findings(
     """
     from analyzer.findings import case_findings, findings_json, findings_text, load_thresholds
 
+    zone = _zone(display_tz)
     thresholds = load_thresholds(config, _threshold_overrides(overrides))
     case = load_case(tuple(str(s) for s in sources), kwargs)
-    found = case_findings(case, thresholds, min_severity)
+    found = case_findings(case, thresholds, min_severity, zone)
     if as_json:
-        _echo_json(findings_json(found))
+        emit(json_text(findings_json(found)), output)
     else:
-        click.echo(findings_text(found), nl=False)
+        emit(findings_text(found, zone=zone), output)

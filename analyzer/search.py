@@ -3,22 +3,20 @@
 A search runs over ``Chains.recipients``: one result per message per recipient, newest first
 (by the time the message was received), with the admin center's criteria: sender and
 recipient (``*@domain`` wildcards), time range, final status, message ids, subject text,
-sending and receiving IPs and direction. Results render as a text table, CSV (safe to open
-in Excel) or JSON; times are UTC unless a display time zone is asked for, and every time
-says which zone it is in.
+sending and receiving IPs and direction. Results render as a text table (safe to show on a
+terminal), CSV (``analyzer.text.csv_text``: exact text behind the formula guard) or JSON
+(``analyzer.text.json_text``: exact text, times ``iso_utc``). The table and the CSV show times
+in the display zone (UTC unless one is asked for), each labelled; the CSV also gives the exact
+time in ISO 8601 UTC.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
-import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pyarrow as pa
@@ -28,12 +26,18 @@ from analyzer.case import Case
 from analyzer.chains import FINAL_STATUSES, Chains, build_chains
 from analyzer.errors import OptionError
 from analyzer.identifiers import message_id_key, message_id_text
-from analyzer.text import terminal_safe
-from analyzer.timestamps import time_zone
+from analyzer.text import csv_text, json_text, terminal_safe
 
-OUTPUT_FORMATS = ("table", "csv", "json")
+# excel_safe's home is analyzer.text; it stays importable here for the report's browser test,
+# which checks the report's CSV export against it
+from analyzer.text import excel_safe as excel_safe
+from analyzer.timestamps import UTC, DisplayZone, iso_utc_column
+
+#: What a search can print: an aligned text table, CSV or JSON.
+OUTPUTS = ("table", "csv", "json")
 SEARCH_DIRECTIONS = ("inbound", "outbound", "internal")
-#: Results shown when no --limit is given (0 means all).
+#: Results the table shows when no limit is given; CSV and JSON give every result unless a
+#: limit is given (0 means all, always). Any cut is announced (``SearchOutput.notes``).
 DEFAULT_LIMIT = 1000
 
 #: Columns of a result, in order: (key, heading).
@@ -48,26 +52,6 @@ RESULT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("message_id", "message id"),
     ("network_message_id", "network message id"),
 )
-
-_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def excel_safe(value: str) -> str:
-    """A cell value that Excel and LibreOffice show as text, never run as a formula.
-
-    Export values are untrusted: a subject such as ``=HYPERLINK("http://x","click")`` would be a
-    live formula in a spreadsheet. Cells that start with ``=``, ``+``, ``-``, ``@``, a tab or a
-    carriage return get a leading single quote.
-
-    Args:
-        value: the cell text.
-
-    Returns:
-        The text, prefixed with ``'`` when it could start a formula.
-    """
-    if value and value.startswith(_FORMULA_PREFIXES):
-        return "'" + value
-    return value
 
 
 @dataclass(frozen=True)
@@ -185,15 +169,6 @@ def parse_time(text: str, option: str = "time", *, end_of_day: bool = False) -> 
     return parsed.astimezone(dt.UTC)
 
 
-def display_zone(name: str | None) -> ZoneInfo | None:
-    """The zone to show times in; None for UTC.
-
-    Raises:
-        OptionError: the name is not an IANA time zone.
-    """
-    return time_zone(name, "--display-tz")
-
-
 def _address_mask(values: pa.ChunkedArray, patterns: Sequence[str]) -> pa.ChunkedArray:
     """Rows whose address matches any pattern (exact, case-insensitive; ``*`` is a wildcard)."""
     parts = []
@@ -270,93 +245,93 @@ def search(chains: Chains, criteria: SearchCriteria, limit: int | None = None) -
     return found
 
 
-def _time_text(value: Any, zone: ZoneInfo | None) -> str:
-    if value is None or pd.isna(value):
-        return ""
-    stamp = pd.Timestamp(value)
-    if zone is not None:
-        stamp = stamp.tz_convert(zone)
-    return stamp.strftime("%Y-%m-%d %H:%M:%S")
+#: The columns of ``Chains.recipients`` behind each result column.
+_SOURCE_COLUMNS = {
+    "time": "first_time",
+    "sender": "sender_address",
+    "recipient": "recipient_address",
+    "subject": "message_subject",
+    "final_status": "final_status",
+    "status_code": "status_code",
+    "direction": "direction",
+    "message_id": "message_id",
+    "network_message_id": "network_message_id",
+}
 
 
-def result_rows(found: pa.Table, display_tz: str | None = None) -> list[dict[str, Any]]:
-    """The results as dicts with the ``RESULT_COLUMNS`` keys (times as text in the zone)."""
-    zone = display_zone(display_tz)
-    rows = []
-    for r in found.select(
-        [
-            "first_time",
-            "sender_address",
-            "recipient_address",
-            "message_subject",
-            "final_status",
-            "status_code",
-            "direction",
-            "message_id",
-            "network_message_id",
-        ]
-    ).to_pylist():
-        rows.append(
-            {
-                "time": _time_text(r["first_time"], zone),
-                "sender": r["sender_address"] or "",
-                "recipient": r["recipient_address"] or "",
-                "subject": r["message_subject"] or "",
-                "final_status": r["final_status"],
-                "status_code": r["status_code"] or "",
-                "direction": r["direction"],
-                "message_id": r["message_id"] or "",
-                "network_message_id": r["network_message_id"] or "",
-            }
-        )
-    return rows
+def result_rows(found: pa.Table, zone: DisplayZone | None = None) -> list[dict[str, Any]]:
+    """The results as dicts with the ``RESULT_COLUMNS`` keys, texts exact (missing: empty).
+
+    Args:
+        found: from ``search``.
+        zone: None gives each ``time`` as ``iso_utc`` (JSON); a zone gives it as text in that
+            zone, labelled (``DisplayZone.format``).
+    """
+    times = found["first_time"]
+    columns = {
+        key: (iso_utc_column(times) if zone is None else zone.format_column(times, missing=""))
+        if key == "time"
+        else pc.fill_null(found[source], "")
+        for key, source in _SOURCE_COLUMNS.items()
+    }
+    return pa.table(columns).to_pylist()
 
 
-def zone_label(display_tz: str | None) -> str:
-    """How the times of a result are labelled: ``UTC`` or the zone's name."""
-    zone = display_zone(display_tz)
-    return "UTC" if zone is None else str(zone.key)
+# what terminal_safe makes of one character: cut before it or after it, never inside
+_SHOWN_CHARACTER = re.compile(r"<U\+[0-9A-F]{4,6}>|\\x[0-9a-f]{2}|\\[tnr]|.", re.DOTALL)
 
 
 def _clip(text: str, width: int) -> str:
-    # newlines and tabs of subjects would break the table, escape sequences the terminal
-    text = " ".join(terminal_safe(text).split())
-    return text if len(text) <= width else text[: width - 1] + "…"
+    text = terminal_safe(text)
+    if len(text) <= width:
+        return text
+    kept = 0
+    for shown in _SHOWN_CHARACTER.finditer(text):
+        if shown.end() > width - 1:
+            break
+        kept = shown.end()
+    return text[:kept] + "…"
 
 
-def _check_format(output_format: str) -> None:
-    if output_format not in OUTPUT_FORMATS:
-        raise OptionError(
-            f"unknown output format {output_format!r}; use one of: {', '.join(OUTPUT_FORMATS)}"
-        )
+def _check_output(output: str) -> None:
+    if output not in OUTPUTS:
+        raise OptionError(f"unknown output {output!r}; use one of: {', '.join(OUTPUTS)}")
 
 
-def render(found: pa.Table, output_format: str = "table", display_tz: str | None = None) -> str:
+def render(
+    found: pa.Table, output: str = "table", zone: DisplayZone = UTC, *, terminal: bool = False
+) -> str:
     """Search results as text.
 
     Args:
         found: from ``search``.
-        output_format: ``table`` (aligned text), ``csv`` (formula-safe) or ``json``.
-        display_tz: IANA zone to show times in (default UTC); the zone is named in the
-            heading (table, CSV) or in each record's ``time_zone`` (JSON).
+        output: ``table`` (aligned text, safe on a terminal), ``csv`` or ``json``.
+        zone: the zone the table and the CSV show times in (named in the heading, each time
+            labelled); JSON times are always ``iso_utc``.
+        terminal: the CSV goes to a terminal: hidden characters are made visible
+            (``analyzer.text.csv_text``). JSON is safe anywhere as it is.
 
     Raises:
-        OptionError: unknown format or time zone.
+        OptionError: an unknown output.
     """
-    _check_format(output_format)
-    rows = result_rows(found, display_tz)
-    label = zone_label(display_tz)
-    headings = [f"time ({label})" if key == "time" else heading for key, heading in RESULT_COLUMNS]
-    if output_format == "json":
-        records = [{"time_zone": label, **row} for row in rows]
-        return json.dumps(records, indent=2, ensure_ascii=False) + "\n"
-    if output_format == "csv":
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\r\n")
-        writer.writerow(headings)
-        for row in rows:
-            writer.writerow([excel_safe(str(row[key])) for key, _ in RESULT_COLUMNS])
-        return buffer.getvalue()
+    _check_output(output)
+    if output == "json":
+        return json_text(result_rows(found))
+    rows = result_rows(found, zone)
+    headings = [
+        f"time ({zone.name})" if key == "time" else heading for key, heading in RESULT_COLUMNS
+    ]
+    keys = [key for key, _ in RESULT_COLUMNS]
+    if output == "csv":
+        exact = iso_utc_column(found["first_time"]).to_pylist()
+        return csv_text(
+            [*headings, "time (ISO 8601 UTC)"],
+            (
+                [row[key] for key in keys] + [utc or ""]
+                for row, utc in zip(rows, exact, strict=True)
+            ),
+            terminal=terminal,
+        )
     return _table_text(rows, headings)
 
 
@@ -376,7 +351,8 @@ def _table_text(rows: list[dict[str, Any]], headings: list[str]) -> str:
 
 @dataclass
 class SearchOutput:
-    """What ``msgtrace search`` prints: the rendered results and how many there were."""
+    """What ``msgtrace search`` prints: the rendered results, how many there are and how many
+    are shown, and notes for stderr (a cut by the limit, no result)."""
 
     text: str
     shown: int
@@ -388,32 +364,35 @@ def search_case(
     case: Case,
     criteria: SearchCriteria,
     *,
-    output_format: str = "table",
-    limit: int | None = DEFAULT_LIMIT,
-    display_tz: str | None = None,
+    output: str = "table",
+    limit: int | None = None,
+    zone: DisplayZone = UTC,
+    terminal: bool = False,
 ) -> SearchOutput:
     """Build the chains of a case, search them and render the results.
 
     Args:
         case: the loaded case.
         criteria: what to look for.
-        output_format: table, csv or json.
-        limit: at most this many results (None or 0: all).
-        display_tz: IANA zone to show times in (default UTC).
+        output: table, csv or json.
+        limit: at most this many results, the newest (0: all; None: ``DEFAULT_LIMIT`` for the
+            table, all for CSV and JSON). A cut is announced in the notes.
+        zone: the zone the table and the CSV show times in.
+        terminal: the output goes to a terminal (see ``render``).
 
     Raises:
-        OptionError: a bad format or time zone.
+        OptionError: an unknown output.
     """
-    display_zone(display_tz)  # a bad zone fails before the work
-    _check_format(output_format)
+    _check_output(output)
+    if limit is None:
+        limit = DEFAULT_LIMIT if output == "table" else 0
     found = search(build_chains(case), criteria)
     total = found.num_rows
     shown = found.slice(0, limit) if limit else found
     notes = []
     if shown.num_rows < total:
-        notes.append(
-            f"showing the {shown.num_rows:,} newest of {total:,} results; use --limit 0 to show all"
-        )
+        notes.append(f"showing {shown.num_rows:,} of {total:,} results; --limit 0 for all")
     if total == 0:
         notes.append("no message matches these criteria")
-    return SearchOutput(render(shown, output_format, display_tz), shown.num_rows, total, notes)
+    text = render(shown, output, zone, terminal=terminal)
+    return SearchOutput(text, shown.num_rows, total, notes)

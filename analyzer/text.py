@@ -1,4 +1,19 @@
-"""Terminal text: export values made safe to print, and the text of ``msgtrace chain``.
+"""Text for people and files: export values made safe to show, one CSV and one JSON writer for
+every command, and the text of ``msgtrace chain``.
+
+Export values are attacker-written text. What each output gets:
+
+- **Terminal text** (tables, findings, chain, inspect, verify, ingest messages, file names in
+  messages and errors) goes through ``terminal_safe``: control characters show as ``\\x1b``,
+  ``\\n``, ``\\t``; bidirectional controls, zero-width and other invisible characters
+  (``HIDDEN_RANGES``) as ``<U+202E>``. Nothing an export holds can move the cursor, rewrite a
+  line, fake a line of output or reorder what is shown.
+- **CSV** (``csv_text``) keeps the exact text, every field quoted, with one documented
+  change, the formula guard (``excel_safe``): Excel and LibreOffice never run a cell as a
+  formula, even when they split on ``;`` or tab instead of ``,``.
+- **JSON** (``json_text``) keeps the exact text: a parser reads back every value as it was.
+  Control, bidi and invisible characters are written as ``\\u`` escapes, so the same bytes
+  are safe on a terminal and in a file.
 
 Everything here formats; nothing decides. ``format_chain_text`` prints the model of one
 message that ``analyzer.chains.message_chain`` computes (lineage order, gaps, relation words),
@@ -7,13 +22,74 @@ with times and durations from ``analyzer.timestamps``.
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import re
+import unicodedata
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from analyzer.chains.message import RELATED_RECIPIENT_WORDS
-from analyzer.timestamps import UTC, duration_text
+from analyzer.timestamps import UTC, DisplayZone, duration_text
 
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+#: Control characters: C0 (NUL, line breaks, ESC, which starts the sequences a terminal
+#: obeys), DEL and C1 (U+009B is an 8-bit ESC [ to some terminals).
+CONTROL_RANGES: tuple[tuple[int, int], ...] = ((0x00, 0x1F), (0x7F, 0x9F))
+#: Bidirectional controls: they reorder the text around them, so that
+#: ``invoice<U+202E>fdp.exe@evil.example`` displays as ``invoiceexe.pdf@evil.example``.
+BIDI_RANGES: tuple[tuple[int, int], ...] = (
+    (0x061C, 0x061C),  # ARABIC LETTER MARK
+    (0x200E, 0x200F),  # LEFT-TO-RIGHT MARK, RIGHT-TO-LEFT MARK
+    (0x202A, 0x202E),  # embeddings and overrides, POP DIRECTIONAL FORMATTING
+    (0x2066, 0x2069),  # isolates
+)
+#: Characters that show as nothing, or as blank space, in most fonts: zero-width spaces and
+#: joiners, the soft hyphen, word joiners and invisible operators, deprecated format
+#: controls, the BOM, Hangul fillers (blank "letters"), annotation controls and the tag
+#: characters (invisible copies of ASCII), and the line and paragraph separators.
+INVISIBLE_RANGES: tuple[tuple[int, int], ...] = (
+    (0x00AD, 0x00AD),
+    (0x034F, 0x034F),
+    (0x115F, 0x1160),
+    (0x17B4, 0x17B5),
+    (0x180E, 0x180E),
+    (0x200B, 0x200D),
+    (0x2028, 0x2029),
+    (0x2060, 0x2064),
+    (0x206A, 0x206F),
+    (0x3164, 0x3164),
+    (0xFEFF, 0xFEFF),
+    (0xFFA0, 0xFFA0),
+    (0xFFF9, 0xFFFB),
+    (0x1D173, 0x1D17A),
+    (0xE0000, 0xE007F),
+)
+#: Every character ``terminal_safe`` shows by name and the ``hidden-characters`` finding
+#: looks for.
+HIDDEN_RANGES = CONTROL_RANGES + BIDI_RANGES + INVISIBLE_RANGES
+
+
+def _character_class(ranges: Iterable[tuple[int, int]], escape: str) -> str:
+    parts = []
+    for first, last in ranges:
+        parts.append(
+            escape.format(first)
+            if first == last
+            else f"{escape.format(first)}-{escape.format(last)}"
+        )
+    return "[" + "".join(parts) + "]"
+
+
+_HIDDEN = re.compile(_character_class(HIDDEN_RANGES, "\\U{:08x}"))
+#: ``HIDDEN_RANGES`` as an RE2 character class, for ``pyarrow.compute`` regex functions.
+HIDDEN_REGEX = _character_class(HIDDEN_RANGES, "\\x{{{:X}}}")
+#: The same without the control characters: what JSON writes as escapes besides the C0
+#: controls that ``json.dumps`` escapes itself.
+_JSON_ESCAPED = re.compile(
+    _character_class(((0x7F, 0x9F), *BIDI_RANGES, *INVISIBLE_RANGES), "\\U{:08x}")
+)
+_NAMED_CONTROLS = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
 
 #: The legend printed under ``msgtrace chain``'s text.
 CHAIN_TEXT_LEGEND = (
@@ -26,31 +102,131 @@ STATUS_COLUMN_WIDTH = 48
 _NO_TIME = "(no time)"
 
 
-def terminal_safe(text: str) -> str:
-    """Text from an export made safe to print on one line of a terminal.
+def _visible(character: str) -> str:
+    code = ord(character)
+    if character in _NAMED_CONTROLS:
+        return _NAMED_CONTROLS[character]
+    if code <= 0x9F:
+        return f"\\x{code:02x}"
+    return f"<U+{code:04X}>"
 
-    Export values are untrusted: a subject may hold line breaks that would break the layout,
-    or escape sequences (ESC ``[2J``...) that a terminal would obey. Tabs and line breaks
-    become spaces; other control characters are shown as ``\\xNN``.
+
+def terminal_safe(text: str, *, line_breaks: bool = False) -> str:
+    """Text made safe to show on a terminal: every hidden character made visible.
+
+    Export values are untrusted: a subject may hold escape sequences (ESC ``[2J``...) that a
+    terminal would obey, line breaks that would fake a line of output, or bidi controls and
+    zero-width characters that make an address display as another. Control characters show
+    as ``\\t``, ``\\n``, ``\\r`` or ``\\xNN``; the others of ``HIDDEN_RANGES`` as
+    ``<U+202E>``. Any other text (accents, CJK, emoji) is left alone. Applying it twice
+    changes nothing more.
 
     Args:
         text: any text.
+        line_breaks: keep ``\\n`` as a line break: for text whose lines msgtrace composed
+            itself (a message, a rendered table), each of them already safe.
 
     Returns:
-        The text without control characters.
+        The text with no hidden character left.
     """
 
     def visible(match: re.Match[str]) -> str:
         character = match.group()
-        return " " if character in "\t\n\r" else f"\\x{ord(character):02x}"
+        return character if line_breaks and character == "\n" else _visible(character)
 
-    return _CONTROL_CHARACTERS.sub(visible, text)
+    return _HIDDEN.sub(visible, text)
 
 
-def _time(text: str | None) -> str:
-    """An ISO time of the model as ``2024-03-01 10:00:01.234 UTC`` (``(no time)`` padded to
-    the same width)."""
-    return UTC.format_ms(text, missing="") or _NO_TIME.ljust(len(UTC.format_ms(0)))
+def hidden_characters(text: str) -> list[str]:
+    """The distinct hidden characters (``HIDDEN_RANGES``) of a text, by Unicode name in order
+    of appearance: ``["U+202E RIGHT-TO-LEFT OVERRIDE"]``."""
+    seen = dict.fromkeys(_HIDDEN.findall(text))
+    return [f"U+{ord(c):04X} {unicodedata.name(c, 'control character')}" for c in seen]
+
+
+# ----------------------------------------------------------------------------- CSV and JSON
+
+#: What starts a formula in Excel or LibreOffice (``'`` is guarded too, so that the guard can
+#: be taken off exactly: see ``excel_safe``).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# a field starts at the start of a cell, or after ; tab CR LF for a reader that splits on
+# ; or tab (it does not see our quoting the way a reader splitting on , does), possibly after
+# spaces and quotes
+_FIELD_START_FORMULA = re.compile(r"(?:^|(?<=[;\t\r\n]))(?=[ \"]*[=+\-@\t\r'])")
+
+
+def excel_safe(value: str) -> str:
+    """A cell text that Excel and LibreOffice show as text, never run as a formula.
+
+    Export values are untrusted: a subject such as ``=HYPERLINK("http://x","click")`` would
+    be a live formula in a spreadsheet. A cell gets a ``'`` before its first character when,
+    after any spaces and double quotes, that is one of ``= + - @``, a tab, a carriage return
+    or ``'``; so does each place right after a ``;``, a tab, a carriage return or a line feed
+    inside the cell, because a spreadsheet that splits on ``;`` or tab starts a cell there
+    (``Invoice;=1+1`` becomes ``Invoice;'=1+1``). The guard is exactly reversible: remove one
+    ``'`` at the start of the cell and right after each ``;``, tab, CR and LF where there is
+    one, and the exact text is back.
+
+    Args:
+        value: the cell text.
+
+    Returns:
+        The text with the guard.
+    """
+    return _FIELD_START_FORMULA.sub("'", value) if value else value
+
+
+def _cell(value: Any, terminal: bool) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)  # a number msgtrace counted, never export text
+    text = str(value)
+    return excel_safe(terminal_safe(text) if terminal else text)
+
+
+def csv_text(
+    headings: Sequence[str], rows: Iterable[Sequence[Any]], *, terminal: bool = False
+) -> str:
+    """The CSV every command writes: a heading row, every field quoted, CRLF line ends, every
+    text cell behind the formula guard (``excel_safe``), numbers as they are, None empty.
+
+    Args:
+        headings: the column names.
+        rows: the rows, one value per heading.
+        terminal: the CSV is shown on a terminal, not written to a file or a pipe: hidden
+            characters are made visible (``terminal_safe``) before the guard.
+
+    Returns:
+        The CSV text (no byte order mark).
+    """
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
+    writer.writerow([_cell(h, terminal) for h in headings])
+    for row in rows:
+        writer.writerow([_cell(value, terminal) for value in row])
+    return buffer.getvalue()
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    code -= 0x10000
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+
+
+def json_text(data: Any) -> str:
+    """The JSON every command writes: indented, UTF-8 text kept readable, and every control,
+    bidi and invisible character (``HIDDEN_RANGES``) written as a ``\\u`` escape, so the
+    exact value reads back and nothing hidden reaches a terminal. Ends with a line break."""
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    # outside its strings JSON is ASCII: every match is inside a string, where an escape
+    # stands for the same character
+    return _JSON_ESCAPED.sub(_json_escape, text) + "\n"
+
+
+# ----------------------------------------------------------------------------- chain text
 
 
 def _status(event: dict[str, Any]) -> str:
@@ -64,13 +240,21 @@ def _status(event: dict[str, Any]) -> str:
 
 
 class _Columns:
-    """Widths of the timeline columns, the same for every timeline of one message."""
+    """Widths of the timeline columns, the same for every timeline of one message, and the zone
+    its times are shown in (zone abbreviations differ in length: CET, CEST)."""
 
-    def __init__(self, events: list[dict[str, Any]]) -> None:
+    def __init__(self, events: list[dict[str, Any]], zone: DisplayZone) -> None:
+        self.zone = zone
+        self.time = max([len(zone.format_ms(e["time"], missing="")) for e in events], default=0)
+        self.time = max(self.time, len(_NO_TIME))
         self.event_id = max([len(e["event_id"] or "STATUS") for e in events], default=0)
         self.source = max([len(e["source"] or "") for e in events], default=0)
         statuses = [len(_status(e)) for e in events]
         self.status = min(max(statuses, default=0), STATUS_COLUMN_WIDTH)
+
+    def time_text(self, value: str | None) -> str:
+        """A time of the model as ``2024-03-01 10:00:01.234 UTC``, padded to the column."""
+        return (self.zone.format_ms(value, missing="") or _NO_TIME).ljust(self.time)
 
     def line(self, event: dict[str, Any]) -> str:
         """One event: marker, time, basis, event id, source, status, provenance."""
@@ -81,7 +265,7 @@ class _Columns:
         status = _status(event).ljust(self.status)
         where = f"{event['input']}:{event['line']}" if event["line"] is not None else event["input"]
         return (
-            f"{marker}{_time(event['time'])}{basis} {what} {source} {status}"
+            f"{marker}{self.time_text(event['time'])}{basis} {what} {source} {status}"
             f"  [{event['report_type']}, {where}]"
         ).rstrip()
 
@@ -120,7 +304,7 @@ def _recipient_lines(recipient: dict[str, Any], columns: _Columns) -> list[str]:
     lines.extend(f"  Transport rule: {rule}" for rule in verdicts["transport_rules"])
     if recipient["conflict"]:
         lines.append(f"  CONFLICT: {recipient['conflict']}")
-    lines.append("  Timeline (UTC):")
+    lines.append(f"  Timeline ({columns.zone.name}):")
     lines.extend(_timeline_lines(recipient["events"], columns))
     if not recipient["events"]:
         lines.append("    (no events for this recipient in the data)")
@@ -137,26 +321,27 @@ def _timeline_lines(events: list[dict[str, Any]], columns: _Columns) -> list[str
     return lines
 
 
-def format_chain_text(chain: dict[str, Any]) -> str:
+def format_chain_text(chain: dict[str, Any], zone: DisplayZone = UTC) -> str:
     """The text of ``msgtrace chain``: the message, then one block per recipient.
 
     Args:
         chain: ``analyzer.chains.message_chain`` of the message.
+        zone: the zone times are shown in (``--display-tz``), each labelled.
 
     Returns:
-        Text safe to print: recipients in lineage order (a parent before its children), each
-        with its timeline in UTC (columns aligned for the whole message), then related
-        messages.
+        Text safe to print (``terminal_safe``): recipients in lineage order (a parent before
+        its children), each with its timeline (columns aligned for the whole message), then
+        related messages.
     """
     recipients = sorted(chain["recipients"], key=lambda r: r["order"])
     every_event = [e for r in recipients for e in r["events"]] + chain["message_events"]
-    columns = _Columns(every_event)
+    columns = _Columns(every_event, zone)
     lines = [
         f"Message {chain['network_message_id'] or chain['message_key']}",
         f"  Internet message id: {chain['message_id'] or '-'}",
         f"  Sender:              {chain['sender'] or '-'}",
         f"  Subject:             {chain['subject'] or '-'}",
-        f"  First seen:          {_time(chain['first_time'])}",
+        f"  First seen:          {columns.time_text(chain['first_time']).rstrip()}",
         f"  Direction:           {chain['direction']}",
         f"  Final statuses:      {chain['statuses']}",
     ]

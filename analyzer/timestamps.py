@@ -25,6 +25,7 @@ and ``duration_text`` (``46 min 15 s``).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -294,34 +295,132 @@ def parse_timestamps(values: pa.Array, dayfirst: bool = False, input_tz: str = "
     return parsed
 
 
-UTC_NAMES = ("UTC", "Z", "ETC/UTC")
+#: Names of UTC accepted by ``--display-tz`` and ``--input-tz`` (any case): they cannot mean
+#: anything else.
+UTC_NAMES = frozenset(
+    {
+        "UTC",
+        "Z",
+        "GMT",
+        "UCT",
+        "ZULU",
+        "UNIVERSAL",
+        "GREENWICH",
+        "GMT0",
+        "GMT+0",
+        "GMT-0",
+        "ETC/UTC",
+        "ETC/GMT",
+        "ETC/UCT",
+        "ETC/ZULU",
+        "ETC/UNIVERSAL",
+        "ETC/GREENWICH",
+        "ETC/GMT0",
+        "ETC/GMT+0",
+        "ETC/GMT-0",
+    }
+)
+
+#: Abbreviations people type for a zone, with the IANA names they usually mean. Every name
+#: without a ``/`` other than UTC's is refused, these with their suggestion: the tz database
+#: has a few of them (EST, MST, HST, EST5EDT...) but EST there is a fixed UTC-5 with no summer
+#: time, which is not New York's time half the year, and most (PST, CEST, IST...) are not in
+#: it at all, or mean several zones (IST: India, Ireland, Israel).
+ABBREVIATIONS: dict[str, str] = {
+    "EST": "America/New_York",
+    "EDT": "America/New_York",
+    "EST5EDT": "America/New_York",
+    "CST": "America/Chicago",
+    "CDT": "America/Chicago",
+    "CST6CDT": "America/Chicago",
+    "MST": "America/Denver (or America/Phoenix, which keeps standard time all year)",
+    "MDT": "America/Denver",
+    "MST7MDT": "America/Denver",
+    "PST": "America/Los_Angeles",
+    "PDT": "America/Los_Angeles",
+    "PST8PDT": "America/Los_Angeles",
+    "AKST": "America/Anchorage",
+    "AKDT": "America/Anchorage",
+    "HST": "Pacific/Honolulu",
+    "BST": "Europe/London",
+    "WET": "Europe/Lisbon",
+    "WEST": "Europe/Lisbon",
+    "CET": "Europe/Paris or Europe/Berlin",
+    "CEST": "Europe/Paris or Europe/Berlin",
+    "MET": "Europe/Paris or Europe/Berlin",
+    "EET": "Europe/Athens or Europe/Helsinki",
+    "EEST": "Europe/Athens or Europe/Helsinki",
+    "MSK": "Europe/Moscow",
+    "IST": "Asia/Kolkata, Europe/Dublin or Asia/Jerusalem",
+    "JST": "Asia/Tokyo",
+    "KST": "Asia/Seoul",
+    "SGT": "Asia/Singapore",
+    "AEST": "Australia/Sydney (or Australia/Brisbane, which keeps standard time all year)",
+    "AEDT": "Australia/Sydney",
+    "NZST": "Pacific/Auckland",
+    "NZDT": "Pacific/Auckland",
+}
 
 
-def time_zone(name: str | None, option: str = "time zone"):
+def time_zone(name: str | None, option: str = "time zone") -> ZoneInfo | None:
     """The IANA zone called ``name``, or None for UTC (also for no name).
 
+    IANA names are matched in any case and returned in their own spelling
+    (``america/new_york`` is America/New_York); every name of UTC (``UTC_NAMES``) is UTC.
+    Abbreviations (``EST``, ``PST``, ``CEST``...) are refused with the IANA name they usually
+    stand for (``ABBREVIATIONS``): a fixed offset would show summer times an hour off.
+
     Raises:
-        OptionError: naming ``option`` and the unknown zone.
+        OptionError: naming ``option`` and the unknown or abbreviated zone.
     """
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+    from zoneinfo import ZoneInfoNotFoundError
 
     from analyzer.errors import OptionError
 
     name = (name or "").strip()
     if not name or name.upper() in UTC_NAMES:
         return None
+    if "/" not in name:
+        meant = ABBREVIATIONS.get(name.upper())
+        advice = (
+            f"use the IANA name of the place, such as {meant}"
+            if meant
+            else "use an IANA name such as America/New_York, Europe/Paris or Asia/Tokyo"
+        )
+        raise OptionError(
+            f"{option}: {name!r} is an abbreviation, not a time zone; {advice} "
+            "(UTC is also accepted)"
+        )
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise OptionError(
-            f"{option}: unknown time zone {name!r}; use an IANA name such as UTC, "
-            "Europe/Paris or America/New_York"
-        ) from None
+        pass
+    spelled = _zone_spellings().get(name.lower())
+    if spelled is not None:
+        return ZoneInfo(spelled)
+    raise OptionError(
+        f"{option}: unknown time zone {name!r}; use an IANA name such as UTC, "
+        "Europe/Paris or America/New_York"
+    )
+
+
+@functools.cache
+def _zone_spellings() -> dict[str, str]:
+    """Every IANA zone name by its lower-case form (read once, only when a name is not found
+    as typed: a case-sensitive file system has no America/new_york)."""
+    from zoneinfo import available_timezones
+
+    return {zone.lower(): zone for zone in sorted(available_timezones())}
 
 
 def check_time_zone(name: str, option: str = "--input-tz") -> str:
-    """Validate an IANA time zone name ("UTC" for any name of UTC)."""
-    return "UTC" if time_zone(name, option) is None else name.strip()
+    """A valid IANA time zone name in its own spelling ("UTC" for any name of UTC).
+
+    Raises:
+        OptionError: as ``time_zone``.
+    """
+    zone = time_zone(name, option)
+    return "UTC" if zone is None else zone.key
 
 
 def iso_utc(value: Any) -> str | None:
@@ -339,6 +438,28 @@ def iso_utc(value: Any) -> str | None:
     return stamp.strftime("%Y-%m-%dT%H:%M:%S") + f".{ticks:07d}Z"
 
 
+def iso_utc_column(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """``iso_utc`` of every value of a timestamp column, vectorized (null stays null).
+
+    Args:
+        values: timestamps (any unit; naive ones are UTC).
+
+    Returns:
+        A string array: ``2022-09-19T15:02:29.3390000Z``.
+    """
+    stamps = _utc_ns(values)
+    text = pc.strftime(stamps, format="%Y-%m-%dT%H:%M:%S")  # nanoseconds: 9 digits
+    return pc.binary_join_element_wise(pc.utf8_slice_codeunits(text, 0, 27), "Z", "")
+
+
+def _utc_ns(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
+    if pa.types.is_timestamp(values.type) and values.type.tz is None:
+        values = pc.assume_timezone(values, timezone="UTC")
+    return values.cast(pa.timestamp("ns", "UTC"))
+
+
 class DisplayZone:
     """The zone times are shown in (``--display-tz``); every formatted time carries its label.
 
@@ -351,7 +472,7 @@ class DisplayZone:
 
     def __init__(self, name: str | None = None):
         zone = time_zone(name, "--display-tz")
-        self.name = "UTC" if zone is None else (name or "").strip()
+        self.name = "UTC" if zone is None else zone.key
         self.zone = zone or ZoneInfo("UTC")
         self.is_utc = zone is None
 
@@ -386,6 +507,26 @@ class DisplayZone:
             return missing
         text = local.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
         return f"{text} {self.label(local)}"
+
+    def format_column(
+        self, values: pa.Array | pa.ChunkedArray, seconds: bool = True, missing: str = "-"
+    ) -> pa.Array:
+        """``format`` of every value of a timestamp column, vectorized.
+
+        Args:
+            values: timestamps (any unit; naive ones are UTC).
+            seconds: as for ``format``.
+            missing: the text of a missing value.
+
+        Returns:
+            A string array: ``2024-05-01 10:15:30 UTC``, ``2024-05-01 06:15:30 EDT``...
+        """
+        local = _utc_ns(values).cast(pa.timestamp("ns", self.zone.key))
+        # whole seconds, so that %S prints no fraction (floored, as strftime floors)
+        whole = pc.floor_temporal(local, unit="second").cast(pa.timestamp("s", self.zone.key))
+        shape = "%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M"
+        label = "UTC" if self.is_utc else "%Z"
+        return pc.fill_null(pc.strftime(whole, format=f"{shape} {label}"), missing)
 
     def format_ms(self, value: Any, missing: str = "-") -> str:
         """A time with milliseconds: ``2024-05-01 10:15:30.123 UTC`` (event timelines)."""

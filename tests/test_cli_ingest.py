@@ -14,6 +14,7 @@ from exports import REPO, SAMPLES, extended_csv, extended_row, write_export
 
 from analyzer import formats
 from analyzer.cli import cli
+from analyzer.timestamps import DisplayZone
 from tools.samples import load_scenario
 
 #: What the generator says each bundled sample is (format, encoding, BOM).
@@ -81,7 +82,20 @@ def test_inspect_prints_what_each_file_is_with_utc_times():
         "mark",
     ]
     assert lines[3].split()[0] == "rows:"
-    assert lines[4].startswith("  events:") and lines[4].endswith("Z (UTC)")
+    [record] = json.loads(run("inspect", SAMPLES / "extended_utf16le_bom.csv", "--json").stdout)
+    first, last = (DisplayZone().format(record[k]) for k in ("first_event", "last_event"))
+    assert lines[4] == f"  events:   {first} .. {last}"
+    assert first.endswith(" UTC")
+
+
+def test_inspect_shows_times_in_the_display_zone_and_json_in_utc():
+    path = SAMPLES / "extended_utf16le_bom.csv"
+    [record] = json.loads(run("inspect", path, "--json", "--display-tz", "Asia/Tokyo").stdout)
+    assert record["first_event"].endswith("Z")  # JSON times stay ISO 8601 UTC
+    text = run("inspect", path, "--display-tz", "Asia/Tokyo").stdout
+    tokyo = DisplayZone("Asia/Tokyo")
+    assert f"  events:   {tokyo.format(record['first_event'])} .. " in text
+    assert tokyo.format(record["first_event"]).endswith(" JST")
 
 
 def test_inspect_json_has_the_documented_fields_for_every_sample():
@@ -406,7 +420,7 @@ def test_a_message_trace_id_finds_the_message_in_chain_and_search(tmp_path):
     )
 
     chained = run("chain", "--message", trace_id.upper(), path, "--json")
-    searched = run("search", path, "--network-message-id", trace_id, "--format", "json")
+    searched = run("search", path, "--network-message-id", trace_id, "--json")
 
     assert chained.exit_code == 0, chained.output
     assert json.loads(chained.stdout)["network_message_id"] == trace_id

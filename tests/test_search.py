@@ -16,7 +16,8 @@ from analyzer.case import Case
 from analyzer.chains import build_chains
 from analyzer.cli import cli
 from analyzer.errors import OptionError
-from analyzer.search import SearchCriteria, excel_safe, parse_time, render, search
+from analyzer.search import SearchCriteria, parse_time, render, search
+from analyzer.timestamps import DisplayZone
 
 
 def _row(nmid, recipient, event_id, when, **fields):
@@ -171,55 +172,52 @@ def test_parse_time():
     assert parse_time("2024-03-01T10:00:00Z") == dt.datetime(2024, 3, 1, 10, tzinfo=utc)
 
 
-@pytest.mark.parametrize(
-    ("value", "safe"),
-    [
-        ('=HYPERLINK("http://x","y")', '\'=HYPERLINK("http://x","y")'),
-        ("+1 555", "'+1 555"),
-        ("-2+3", "'-2+3"),
-        ("@SUM(A1)", "'@SUM(A1)"),
-        ("\tx", "'\tx"),
-        ("\rx", "'\rx"),
-        ("Invoice = 3", "Invoice = 3"),
-        ("", ""),
-    ],
-)
-def test_excel_safe(value, safe):
-    assert excel_safe(value) == safe
-
-
-def test_csv_neutralizes_formulas_and_names_the_zone(chains):
+def test_csv_neutralizes_formulas_and_gives_the_time_labelled_and_exact(chains):
     text = render(search(chains, SearchCriteria()), "csv")
     rows = list(csv.reader(io.StringIO(text)))
-    assert rows[0][:5] == ["time (UTC)", "sender", "recipient", "subject", "final status"]
+    assert rows[0] == [
+        "time (UTC)",
+        "sender",
+        "recipient",
+        "subject",
+        "final status",
+        "status code",
+        "direction",
+        "message id",
+        "network message id",
+        "time (ISO 8601 UTC)",
+    ]
     m1 = next(r for r in rows if r[2] == "x@fabrikam.example")
-    assert m1[0] == "2024-03-01 10:00:00"
+    assert m1[0] == "2024-03-01 10:00:00 UTC"
+    assert m1[-1] == "2024-03-01T10:00:00.0000000Z"
     assert m1[3] == '\'=HYPERLINK("http://evil.example","x")'
+    # every field is quoted, the heading too
+    assert text.startswith('"time (UTC)","sender",')
 
 
-def test_table_shows_subjects_on_one_line_without_escape_sequences():
-    subject = "Re: invoice\x1b]0;owned\x07\nsecond line"
+def test_table_shows_subjects_on_one_line_with_hidden_characters_visible():
+    subject = "Re:\x1b]0;x\x07\nline 2\u202e"
     rows = [_row("M9", "dan@contoso.com", "DELIVER", "2024-03-01T10:00:00Z", line=2)]
     rows[0]["message_subject"] = subject
     case = Case(schema.events_table(rows), schema.DUPLICATE_SCHEMA.empty_table(), [])
     text = render(search(build_chains(case), SearchCriteria()), "table")
     lines = text.splitlines()
     assert len(lines) == 3  # heading, rule, one result
-    assert "Re: invoice\\x1b]0;owned\\x07 second line" in lines[2]
-    assert "\x1b" not in text and "\x07" not in text
+    assert "Re:\\x1b]0;x\\x07\\nline 2<U+202E>" in lines[2]
+    assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text
 
 
-def test_display_time_zone_converts_and_labels(chains):
+def test_display_time_zone_converts_and_labels_text_but_not_json(chains):
     table = search(chains, SearchCriteria(), limit=1)
-    text = render(table, "table", "Europe/Paris")
+    text = render(table, "table", DisplayZone("Europe/Paris"))
     heading, _, first = text.splitlines()
     assert heading.startswith("time (Europe/Paris)")
-    assert first.startswith("2024-03-02 10:00:00")  # 09:00 UTC in winter time
-    data = json.loads(render(table, "json", "Europe/Paris"))
-    assert data[0]["time_zone"] == "Europe/Paris"
-    assert data[0]["time"] == "2024-03-02 10:00:00"
-    with pytest.raises(OptionError, match="unknown time zone 'Mars/Olympus'"):
-        render(table, "table", "Mars/Olympus")
+    assert first.startswith("2024-03-02 10:00:00 CET")  # 09:00 UTC in winter time
+    data = json.loads(render(table, "json", DisplayZone("Europe/Paris")))
+    assert data[0]["time"] == "2024-03-02T09:00:00.0000000Z"
+    assert "time_zone" not in data[0]
+    with pytest.raises(OptionError, match="unknown output 'xml'"):
+        render(table, "xml")
 
 
 # --------------------------------------------------------------------------------------------
@@ -375,11 +373,9 @@ def test_chain_command_unknown_id_exits_1(export: Path):
 
 
 def test_search_command_csv_is_safe_for_excel(export: Path):
-    result = CliRunner().invoke(
-        cli, ["search", str(export), "--sender", "*@contoso.com", "--format", "csv"]
-    )
+    result = CliRunner().invoke(cli, ["search", str(export), "--sender", "*@contoso.com", "--csv"])
     assert result.exit_code == 0, result.output
-    rows = list(csv.reader(io.StringIO(result.output)))
+    rows = list(csv.reader(io.StringIO(result.stdout)))
     assert rows[0][0] == "time (UTC)"
     assert [(r[2], r[3], r[4]) for r in rows[1:]] == [
         ("dan@contoso.com", '\'=HYPERLINK("http://evil.example","x")', "Delivered"),
@@ -395,19 +391,18 @@ def test_search_command_filters_and_json(export: Path):
             str(export),
             "--status",
             "Failed",
-            "--format",
-            "json",
+            "--json",
             "--display-tz",
             "America/New_York",
         ],
     )
     assert result.exit_code == 0, result.output
-    (only,) = json.loads(result.output)
+    (only,) = json.loads(result.stdout)
     assert only["recipient"] == "dan@contoso.com"
     assert only["final_status"] == "Failed"
-    assert only["time"] == "2024-03-01 06:00:00"
-    assert only["time_zone"] == "America/New_York"
+    assert only["time"] == "2024-03-01T11:00:00.0000000Z"  # JSON times stay UTC
     assert only["network_message_id"] == "aaaa1111-0000-4000-8000-000000000002"
+    assert result.stderr == ""
 
 
 def test_search_command_table_and_limit(export: Path):
@@ -416,7 +411,47 @@ def test_search_command_table_and_limit(export: Path):
     lines = result.output.splitlines()
     assert lines[0].startswith("time (UTC)")
     assert "Invoice 4471" in lines[2] and "Failed" in lines[2]
-    assert "showing the 1 newest of 3 results; use --limit 0 to show all" in result.output
+    assert result.stderr == "msgtrace: showing 1 of 3 results; --limit 0 for all\n"
+
+
+def test_csv_and_json_are_never_cut_silently(export: Path, monkeypatch):
+    monkeypatch.setattr("analyzer.search.DEFAULT_LIMIT", 1)
+    runner = CliRunner()
+    table = runner.invoke(cli, ["search", str(export)])
+    assert len(table.stdout.splitlines()) == 3  # heading, rule, one result
+    assert "showing 1 of 3 results; --limit 0 for all" in table.stderr
+    # no default limit for CSV and JSON
+    whole = runner.invoke(cli, ["search", str(export), "--json"])
+    assert len(json.loads(whole.stdout)) == 3 and whole.stderr == ""
+    whole = runner.invoke(cli, ["search", str(export), "--csv"])
+    assert len(list(csv.reader(io.StringIO(whole.stdout)))) == 4 and whole.stderr == ""
+    # a limit given is kept, and said
+    cut = runner.invoke(cli, ["search", str(export), "--json", "--limit", "2"])
+    assert len(json.loads(cut.stdout)) == 2
+    assert cut.stderr == "msgtrace: showing 2 of 3 results; --limit 0 for all\n"
+    everything = runner.invoke(cli, ["search", str(export), "--limit", "0"])
+    assert len(everything.stdout.splitlines()) == 5 and everything.stderr == ""
+
+
+@pytest.mark.parametrize("old", ["csv", "json", "table", "CSV"])
+def test_the_old_output_spelling_names_the_new_options(export: Path, old: str):
+    result = CliRunner().invoke(cli, ["search", str(export), "--format", old])
+    assert result.exit_code == 2
+    assert f"--format {old} no longer chooses the output" in result.stderr
+    assert "use --csv or --json" in result.stderr
+    result = CliRunner().invoke(cli, ["search", str(export), "--export-format", "extended"])
+    assert result.exit_code == 2
+    assert "--export-format is now --format" in result.stderr
+
+
+def test_format_forces_the_export_format_as_on_every_command(export: Path):
+    result = CliRunner().invoke(cli, ["search", str(export), "--format", "extended", "--json"])
+    assert result.exit_code == 0 and len(json.loads(result.stdout)) == 3
+    result = CliRunner().invoke(cli, ["search", str(export), "--format", "summary"])
+    assert result.exit_code == 1
+    assert "summary" in result.stderr and "Traceback" not in result.output
+    result = CliRunner().invoke(cli, ["search", str(export), "--json", "--csv"])
+    assert result.exit_code == 2 and "give --json or --csv, not both" in result.stderr
 
 
 def test_search_command_bad_options_exit_1(export: Path):

@@ -7,17 +7,23 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 from exports import extended_csv, extended_row, write_export
+from hypothesis import given
+from hypothesis import strategies as st
 
 import analyzer.ingest as ingest_module
 import analyzer.readers as readers_module
 from analyzer.errors import OptionError
 from analyzer.ingest import IngestOptions, load_sources
 from analyzer.timestamps import (
+    DisplayZone,
     check_time_zone,
     day_order,
+    duration_text,
     iso_utc,
+    iso_utc_column,
     local_time_issues,
     parse_timestamps,
+    time_zone,
 )
 
 
@@ -138,6 +144,72 @@ def test_iso_utc_always_says_utc_with_seven_digits():
     )
     assert iso_utc(pd.Timestamp("2022-09-19 15:02:29")) == "2022-09-19T15:02:29.0000000Z"
     assert iso_utc(None) is None
+
+
+@given(
+    st.lists(
+        st.one_of(st.none(), st.integers(min_value=-(2**62), max_value=2**62)),
+        max_size=20,
+    )
+)
+def test_the_column_formatters_say_what_the_one_value_formatters_say(values):
+    column = pa.array(values, pa.timestamp("ns", "UTC"))
+    assert iso_utc_column(column).to_pylist() == [iso_utc(v) for v in values]
+    for name in ("UTC", "America/New_York", "Europe/Paris", "Asia/Kolkata"):
+        zone = DisplayZone(name)
+        assert zone.format_column(column).to_pylist() == [zone.format(v) for v in values]
+        assert zone.format_column(column, seconds=False, missing="").to_pylist() == [
+            zone.format(v, seconds=False, missing="") for v in values
+        ]
+
+
+def test_display_zone_labels_each_time_with_the_abbreviation_of_that_day():
+    new_york = DisplayZone("America/New_York")
+    assert new_york.format("2026-11-18T10:41:01Z", seconds=False) == "2026-11-18 05:41 EST"
+    assert new_york.format("2026-07-18T10:41:01Z") == "2026-07-18 06:41:01 EDT"
+    assert new_york.name == "America/New_York" and not new_york.is_utc
+    assert DisplayZone().format(None) == "-"
+
+
+@pytest.mark.parametrize("name", ["UTC", "utc", "Z", "GMT", "Etc/UTC", "Zulu", "", None])
+def test_every_name_of_utc_is_utc(name):
+    assert time_zone(name) is None
+    assert DisplayZone(name).is_utc and DisplayZone(name).name == "UTC"
+
+
+@pytest.mark.parametrize(
+    ("abbreviation", "suggestion"),
+    [
+        ("EST", "America/New_York"),
+        ("PST", "America/Los_Angeles"),
+        ("cest", "Europe/Paris"),
+        ("IST", "Asia/Kolkata, Europe/Dublin or Asia/Jerusalem"),
+        ("EST5EDT", "America/New_York"),
+        ("XYZ", "America/New_York, Europe/Paris or Asia/Tokyo"),
+    ],
+)
+def test_abbreviations_are_refused_with_the_iana_name_they_stand_for(abbreviation, suggestion):
+    # EST is in the tz database, as a fixed UTC-5 without summer time: accepting it would show
+    # New York's summer times an hour off; PST is not there at all. Both are refused alike.
+    with pytest.raises(OptionError, match="is an abbreviation, not a time zone") as error:
+        DisplayZone(abbreviation)
+    assert suggestion in str(error.value)
+    assert "--display-tz" in str(error.value)
+    with pytest.raises(OptionError, match="--input-tz"):
+        check_time_zone(abbreviation)
+
+
+def test_iana_names_are_read_in_any_case_and_shown_in_their_own_spelling():
+    assert DisplayZone("america/new_york").name == "America/New_York"
+    assert check_time_zone("EUROPE/PARIS") == "Europe/Paris"
+    assert DisplayZone("US/Eastern").format("2026-07-18T10:41:01Z").endswith("EDT")
+
+
+def test_durations_read_in_human_units():
+    assert duration_text(2776.8) == "46 min 17 s"
+    assert duration_text(0.2) == "200 ms"
+    assert duration_text(90_000) == "1 d 1 h"
+    assert duration_text(None) == "-"
 
 
 # ---------------------------------------------------------------- through ingest

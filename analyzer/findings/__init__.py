@@ -14,6 +14,10 @@ and every threshold with its default as Markdown tables for the README.
 Evidence is capped at ``max_evidence`` rows per finding (25 by default), in time order;
 ``evidence_total`` says how many rows supported the finding in all. Entity lists are capped at
 ``max_entities`` per kind (50 by default).
+
+Titles and explanations give times in the run's display zone (``run_findings(...,
+zone=DisplayZone("America/New_York"))``, ``--display-tz``), each labelled; evidence times and
+everything else in the JSON stay ISO 8601 UTC.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from typing import TYPE_CHECKING
 from analyzer.errors import OptionError
 from analyzer.findings import (
     bursts,
+    deceptive_text,
     deferrals,
     domains,
     evidence_quality,
@@ -37,6 +42,8 @@ from analyzer.findings.base import Context
 from analyzer.findings.model import SEVERITIES, SEVERITY_RANK, Evidence, Finding
 from analyzer.findings.registry import Rule, collect
 from analyzer.findings.thresholds import Thresholds, describe, load_thresholds
+from analyzer.text import terminal_safe
+from analyzer.timestamps import UTC, DisplayZone
 
 if TYPE_CHECKING:
     from analyzer.case import Case
@@ -51,6 +58,7 @@ RULE_MODULES = (
     failures,
     verdicts,
     domains,
+    deceptive_text,
     transport_rules,
     ips,
     deferrals,
@@ -62,24 +70,33 @@ RULE_MODULES = (
 RULES: tuple[Rule, ...] = collect(RULE_MODULES)
 
 
-def run_findings(case: Case, chains: Chains, thresholds: Thresholds | None = None) -> list[Finding]:
+def run_findings(
+    case: Case,
+    chains: Chains,
+    thresholds: Thresholds | None = None,
+    zone: DisplayZone = UTC,
+) -> list[Finding]:
     """Run every rule over a case and its chains.
 
     Args:
         case: the case (its inputs' records feed the evidence-quality rules).
         chains: ``analyzer.chains.build_chains(case)``.
         thresholds: thresholds in force (default: ``Thresholds()``).
+        zone: the zone titles and explanations give times in (default UTC).
 
     Returns:
         Findings sorted by severity (high first), then rule id, then title.
     """
-    context = Context(case=case, chains=chains, thresholds=thresholds or Thresholds())
+    context = Context(case=case, chains=chains, thresholds=thresholds or Thresholds(), zone=zone)
     findings = [finding for rule in RULES for finding in rule.function(context)]
     return sorted(findings, key=Finding.sort_key)
 
 
 def case_findings(
-    case: Case, thresholds: Thresholds | None = None, min_severity: str = "info"
+    case: Case,
+    thresholds: Thresholds | None = None,
+    min_severity: str = "info",
+    zone: DisplayZone = UTC,
 ) -> list[Finding]:
     """Build the case's chains and run every rule: what ``msgtrace findings`` prints.
 
@@ -87,6 +104,7 @@ def case_findings(
         case: the case.
         thresholds: thresholds in force (default: ``Thresholds()``).
         min_severity: leave out findings below this severity.
+        zone: the zone titles and explanations give times in (default UTC).
 
     Returns:
         The findings of ``min_severity`` or above, most urgent first.
@@ -97,7 +115,7 @@ def case_findings(
     from analyzer.chains import build_chains
 
     at_least([], min_severity)  # reject a bad severity before the work
-    return at_least(run_findings(case, build_chains(case), thresholds), min_severity)
+    return at_least(run_findings(case, build_chains(case), thresholds, zone), min_severity)
 
 
 def at_least(findings: list[Finding], min_severity: str) -> list[Finding]:
@@ -119,21 +137,21 @@ def findings_json(findings: list[Finding]) -> list[dict]:
     return [finding.to_json() for finding in findings]
 
 
-def _evidence_line(item: Evidence) -> str:
+def _evidence_line(item: Evidence, zone: DisplayZone) -> str:
     where = f"{item.input or '?'}:{item.line}" if item.line is not None else (item.input or "?")
-    when = (item.time or "").replace("T", " ").rstrip("Z")
-    when = (when.split(".")[0] + " UTC") if when else "-"
     ident = item.message_id or item.network_message_id or "-"
-    parts = [where, when, ident, item.recipient_address or "-"]
+    parts = [where, zone.format(item.time), ident, item.recipient_address or "-"]
     text = "  ".join(parts)
     return text + (f"  ({item.detail})" if item.detail else "")
 
 
-def findings_text(findings: list[Finding], width: int = 100) -> str:
+def findings_text(findings: list[Finding], width: int = 100, zone: DisplayZone = UTC) -> str:
     """Findings as text for a terminal, grouped by severity (most urgent first).
 
     Each finding: its title, explanation, entities, and evidence lines
-    ``input:line  time UTC  message id  recipient  (detail)``.
+    ``input:line  time  message id  recipient  (detail)``, times in ``zone`` (labelled).
+    Every value is shown with its hidden characters visible (``analyzer.text.terminal_safe``):
+    an export's line break or escape sequence cannot fake or rewrite a line.
     """
     if not findings:
         return "No findings.\n"
@@ -145,13 +163,16 @@ def findings_text(findings: list[Finding], width: int = 100) -> str:
         out.append(f"{severity.upper()} ({len(group)})")
         out.append("")
         for finding in group:
-            out.append(f"  [{finding.rule}] {finding.title}")
+            out.append(f"  [{finding.rule}] {terminal_safe(finding.title)}")
             out += textwrap.wrap(
-                finding.explanation, width, initial_indent="    ", subsequent_indent="    "
+                terminal_safe(finding.explanation),
+                width,
+                initial_indent="    ",
+                subsequent_indent="    ",
             )
             for kind, values in sorted(finding.entities.items()):
                 out += textwrap.wrap(
-                    f"{kind}: {', '.join(values)}",
+                    terminal_safe(f"{kind}: {', '.join(values)}"),
                     width,
                     initial_indent="    ",
                     subsequent_indent="      ",
@@ -159,7 +180,7 @@ def findings_text(findings: list[Finding], width: int = 100) -> str:
                 )
             shown = len(finding.evidence)
             out.append(f"    evidence ({shown} of {finding.evidence_total}):")
-            out += [f"      {_evidence_line(item)}" for item in finding.evidence]
+            out += [f"      {terminal_safe(_evidence_line(i, zone))}" for i in finding.evidence]
             out.append("")
     return "\n".join(out)
 

@@ -29,7 +29,7 @@ from analyzer.arrays import fill_false
 from analyzer.findings.model import Evidence, Finding
 from analyzer.findings.thresholds import Thresholds
 from analyzer.identifiers import domain_in, domain_of, in_domains
-from analyzer.timestamps import UTC, iso_utc
+from analyzer.timestamps import UTC, DisplayZone, iso_utc
 
 if TYPE_CHECKING:
     from analyzer.case import Case
@@ -137,11 +137,14 @@ class Context:
         case: the case (inputs and their records).
         chains: its chains (``analyzer.chains.build_chains``).
         thresholds: the thresholds in force.
+        zone: the zone the titles and explanations give times in (``--display-tz``), each
+            labelled; evidence times stay ISO 8601 UTC (``Evidence.time``).
     """
 
     case: Case
     chains: Chains
     thresholds: Thresholds
+    zone: DisplayZone = UTC
     _topics: dict[type[Topic], Topic] = field(default_factory=dict, init=False, repr=False)
 
     def topic(self, kind: type[TopicT]) -> TopicT:
@@ -149,6 +152,11 @@ class Context:
         if kind not in self._topics:
             self._topics[kind] = kind(self)
         return cast(TopicT, self._topics[kind])
+
+    def time_text(self, time_ns: float | None) -> str:
+        """A time for titles and explanations, in the run's zone: ``2024-03-01 10:15 UTC``
+        (``unknown time`` when missing)."""
+        return self.zone.format(time_ns, seconds=False, missing="unknown time")
 
     # ----- the data -------------------------------------------------------------------
     @cached_property
@@ -506,8 +514,3 @@ def _ns(column: pa.ChunkedArray) -> ExtensionArray:
     """A timestamp column as nanoseconds since the epoch (nullable integers, exact)."""
     values = column.cast(pa.int64())
     return pd.Series(values.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)).array
-
-
-def display_utc(time_ns: float | None) -> str:
-    """A time for titles and text: ``2024-03-01 10:15 UTC``."""
-    return UTC.format(time_ns, seconds=False, missing="unknown time")

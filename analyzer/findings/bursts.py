@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow.compute as pc
 
 from analyzer.arrays import fill_false
-from analyzer.findings.base import Context, Topic, display_utc, domain_series, listing, plural
+from analyzer.findings.base import Context, Topic, domain_series, listing, plural
 from analyzer.findings.model import Finding
 from analyzer.findings.registry import rule
 
@@ -165,8 +165,8 @@ def outbound_burst(ctx: Context) -> list[Finding]:
             f"{sender} mailed {plural(hit.recipients, 'outside recipient')} within "
             f"{t.burst_window_minutes} min",
             f"The internal mailbox {sender} sent mail to {hit.recipients:,} distinct "
-            f"recipients outside the organization between {display_utc(first)} and "
-            f"{display_utc(last)} ({plural(window['message_key'].nunique(), 'message')}; "
+            f"recipients outside the organization between {ctx.time_text(first)} and "
+            f"{ctx.time_text(last)} ({plural(window['message_key'].nunique(), 'message')}; "
             f"subjects: {listing(subjects) or 'none'}). A mailbox taken over by an attacker is "
             "often used this way for spam or phishing. Check the sign-ins to the mailbox "
             "before the burst, whether the user meant to send these messages, and whether "
@@ -236,7 +236,7 @@ def mass_subject(ctx: Context) -> list[Finding]:
             f"{listing(senders)}",
             f"{plural(len(senders), 'internal sender')} ({listing(senders)}) sent the subject "
             f"{subject!r} to {hit.recipients:,} distinct outside recipients between "
-            f"{display_utc(first)} and {display_utc(last)}. One subject to many outside "
+            f"{ctx.time_text(first)} and {ctx.time_text(last)}. One subject to many outside "
             "addresses is what a spam or phishing run from compromised mailboxes looks like; "
             "it may also be a legitimate mailing. Ask the senders whether they sent it, and "
             "look at the messages' content and the sign-ins of the senders.",

@@ -18,7 +18,6 @@ from analyzer.arrays import fill_false
 from analyzer.findings.base import (
     RULE_EVENT_COLUMNS,
     Context,
-    display_utc,
     domain_series,
     listing,
     pair_keys,
@@ -150,8 +149,8 @@ def pending_at_end(ctx: Context) -> list[Finding]:
             "low",
             f"{plural(len(group), 'recipient')} at {domain} still pending at the end of the data",
             f"{plural(len(group), 'recipient')} at {domain} had no final delivery event by the "
-            f"end of the data ({display_utc(end)}); the oldest was received at "
-            f"{display_utc(since)}. Either the mail is still queued (the receiving side is "
+            f"end of the data ({ctx.time_text(end)}); the oldest was received at "
+            f"{ctx.time_text(since)}. Either the mail is still queued (the receiving side is "
             "unreachable or refusing it) or the export stopped before the outcome. Trace these "
             "messages again, or export a later time range.",
             ctx.entities(domain=[domain], mailbox=group["recipient_address"].str.lower()),
@@ -227,8 +226,8 @@ def mail_loops(ctx: Context) -> list[Finding]:
             LOOP_RULE,
             "medium",
             f"Possible mail loop: {shown_id} {what}",
-            f"The message {shown_id} was seen between {display_utc(group['time_ns'].min())} "
-            f"and {display_utc(group['time_ns'].max())} under "
+            f"The message {shown_id} was seen between {ctx.time_text(group['time_ns'].min())} "
+            f"and {ctx.time_text(group['time_ns'].max())} under "
             f"{plural(group['message_key'].nunique(), 'network message id')}: {what}. "
             "A mail loop (two forwarding rules or connectors sending mail back and forth) "
             "floods mailboxes and queues. "

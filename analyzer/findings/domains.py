@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from analyzer.arrays import fill_false
-from analyzer.findings.base import Context, Topic, display_utc, listing, pair_keys, plural
+from analyzer.findings.base import Context, Topic, listing, pair_keys, plural
 from analyzer.findings.model import Finding
 from analyzer.findings.registry import rule
 from analyzer.identifiers import domain_of
@@ -390,10 +390,10 @@ def first_seen_domains(ctx: Context) -> list[Finding]:
     finding = ctx.finding(
         FIRST_SEEN_RULE,
         "info",
-        f"{plural(len(domains), 'sender domain')} first seen after {display_utc(cutoff)}: "
+        f"{plural(len(domains), 'sender domain')} first seen after {ctx.time_text(cutoff)}: "
         f"{listing(domains)}",
         f"These outside domains sent their first message in the last "
-        f"{t.first_seen_tail_fraction:.0%} of the data (after {display_utc(cutoff)}), "
+        f"{t.first_seen_tail_fraction:.0%} of the data (after {ctx.time_text(cutoff)}), "
         f"{plural(messages, 'message')} in all. A domain new to the organization late in an "
         "incident's time range may belong to the attacker (look-alike domains usually are). "
         "Check when each domain was registered and what its messages asked for.",

@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 
 from analyzer.arrays import fill_false
 from analyzer.case import InputRecord
-from analyzer.findings.base import RULE_EVENT_COLUMNS, Context, display_utc, plural
+from analyzer.findings.base import RULE_EVENT_COLUMNS, Context, plural
 from analyzer.findings.model import Evidence, Finding
 from analyzer.findings.registry import rule
 from analyzer.timestamps import duration_text
@@ -97,7 +97,7 @@ def export_limits(ctx: Context) -> list[Finding]:
             extra = [Evidence(input=record.path, input_id=record.input_id, detail=counted)]
         first, end = _parse(record.first_event), _parse(record.last_event)
         covered = (
-            f" It covers {display_utc(first)} to {display_utc(end)}; the service stopped "
+            f" It covers {ctx.time_text(first)} to {ctx.time_text(end)}; the service stopped "
             "somewhere in the time range asked for."
             if first is not None and end is not None
             else ""
@@ -187,9 +187,9 @@ def _gap_finding(
     return ctx.finding(
         GAP_RULE,
         "medium",
-        f"No input covers {display_utc(start)} to {display_utc(end)} ({length})",
-        f"The inputs leave {length} uncovered: {before.path} ends at {display_utc(start)} and "
-        f"the next input, {after.path}, starts at {display_utc(end)}. Whatever happened in "
+        f"No input covers {ctx.time_text(start)} to {ctx.time_text(end)} ({length})",
+        f"The inputs leave {length} uncovered: {before.path} ends at {ctx.time_text(start)} and "
+        f"the next input, {after.path}, starts at {ctx.time_text(end)}. Whatever happened in "
         "between is not in this data. Export that time range too (message trace keeps 90 "
         "days) before concluding that nothing happened then.",
         {},

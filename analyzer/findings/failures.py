@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from analyzer.findings.base import Context, display_utc, domain_series, plural
+from analyzer.findings.base import Context, domain_series, plural
 from analyzer.findings.model import Finding
 from analyzer.findings.registry import rule
 
@@ -102,10 +102,10 @@ def failure_spike(ctx: Context) -> list[Finding]:
         finding = ctx.finding(
             RULE,
             "medium",
-            f"Delivery failures at {rate:.0%} from {display_utc(start)} to {display_utc(end)} "
+            f"Delivery failures at {rate:.0%} from {ctx.time_text(start)} to {ctx.time_text(end)} "
             f"(baseline {baseline:.0%})",
             f"{plural(len(failures), 'recipient')} of {len(in_run):,} failed between "
-            f"{display_utc(start)} and {display_utc(end)}, against {baseline:.1%} over the "
+            f"{ctx.time_text(start)} and {ctx.time_text(end)}, against {baseline:.1%} over the "
             f"whole case. Most frequent NDR codes: {codes}. A spike of failures follows a "
             "spam run from a compromised mailbox (bounces from invalid addresses), a block of "
             "the organization's sending IPs or domain, or a broken connector. Check who sent "

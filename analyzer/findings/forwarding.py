@@ -23,7 +23,6 @@ from analyzer.findings.base import (
     RULE_EVENT_COLUMNS,
     Context,
     Topic,
-    display_utc,
     domain_series,
     listing,
     pair_keys,
@@ -219,7 +218,7 @@ def _inbox_rule_findings(ctx: Context, copies: InboxRuleCopies) -> list[Finding]
             f"({plural(len(keys), 'message')})",
             f"An inbox rule in the internal mailbox {mailbox} sent copies of "
             f"{plural(len(keys), 'message')} to addresses outside the organization, the first "
-            f"at {display_utc(first)}; {linked}. Attackers who take over a mailbox often add "
+            f"at {ctx.time_text(first)}; {linked}. Attackers who take over a mailbox often add "
             "such a rule to keep reading its mail after the password is reset. Check the "
             "mailbox's inbox rules (Get-InboxRule) and when they were created, the sign-ins to "
             "the mailbox around the first forward, and what the forwarded messages contained.",
@@ -282,7 +281,7 @@ def _redirect_findings(ctx: Context, rows: pd.DataFrame) -> list[Finding]:
             f"({plural(count, 'message')})",
             f"Exchange redirected {plural(count, 'message')} addressed to the internal mailbox "
             f"{mailbox} to addresses outside the organization, the first at "
-            f"{display_utc(group['time_ns'].min())}. Mailbox forwarding (ForwardingSmtpAddress), "
+            f"{ctx.time_text(group['time_ns'].min())}. Mailbox forwarding (ForwardingSmtpAddress), "
             "a redirecting inbox rule or a mail flow rule does this; attackers use each to "
             "siphon mail. Check the mailbox's forwarding settings and inbox rules, mail flow "
             "rules that redirect, and who changed them and when.",

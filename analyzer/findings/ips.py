@@ -23,7 +23,6 @@ from analyzer.findings.base import (
     RULE_EVENT_COLUMNS,
     Context,
     Topic,
-    display_utc,
     listing,
     plural,
 )
@@ -184,10 +183,10 @@ def rare_client_ip(ctx: Context) -> list[Finding]:
             f"{sender} sent from unusual IP {address} "
             f"({pair['pair_messages']} of {plural(int(pair['sender_messages']), 'message')})",
             f"The internal mailbox {sender} sent {plural(int(pair['pair_messages']), 'message')}"
-            f" from {address} between {display_utc(pair['first_ns'])} and "
-            f"{display_utc(pair['last_ns'])}, and {int(pair['other_messages']):,} from other "
-            f"IPs between {display_utc(pair['other_first_ns'])} and "
-            f"{display_utc(pair['other_last_ns'])}; no other internal sender used this IP. "
+            f" from {address} between {ctx.time_text(pair['first_ns'])} and "
+            f"{ctx.time_text(pair['last_ns'])}, and {int(pair['other_messages']):,} from other "
+            f"IPs between {ctx.time_text(pair['other_first_ns'])} and "
+            f"{ctx.time_text(pair['other_last_ns'])}; no other internal sender used this IP. "
             "Someone else may have used the account: check the mailbox's sign-ins from this "
             "IP, where the IP is, and what these messages were.",
             ctx.entities(mailbox=[sender], ip=[address]),

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analyzer.findings.base import RULE_EVENT_COLUMNS, Context, display_utc, listing, plural
+from analyzer.findings.base import RULE_EVENT_COLUMNS, Context, listing, plural
 from analyzer.findings.model import Finding
 from analyzer.findings.registry import rule
 
@@ -77,7 +77,7 @@ def transport_rule_hits(ctx: Context) -> list[Finding]:
             f"({listing(actions) or 'action not logged'})",
             f"The mail flow rule {rule_id} acted on {plural(messages, 'message')} with the "
             f"action(s) {', '.join(actions) or 'not logged'}, first at "
-            f"{display_utc(evidence['time_ns'].min())}. "
+            f"{ctx.time_text(evidence['time_ns'].min())}. "
             + (
                 f"{listing(risky)} can copy, redirect or delete mail or let spam through, "
                 "which attackers with admin rights use to keep access to mail. "

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from exports import EXTENDED_COLUMNS
 
 from analyzer.cli import cli
+from analyzer.encoding import detect_encoding
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 
@@ -34,12 +35,10 @@ def invoke(*args: str):
 
 
 def decoded_lines(path: Path) -> list[str]:
-    """The lines of an export file as a reader sees them (BOM or NUL pattern decides)."""
-    data = path.read_bytes()
-    if data.startswith(codecs.BOM_UTF16_LE) or (len(data) > 1 and data[1] == 0):
-        text = data.decode("utf-16-le").lstrip("\ufeff")
-    else:
-        text = data.decode("utf-8-sig")
+    """The lines of an export file as a reader sees them (in its detected encoding: the
+    samples hold UTF-16 without BOM and an Excel-saved cp1252 summary among others)."""
+    encoding = detect_encoding(path)
+    text = path.read_bytes()[encoding.bom_length :].decode(encoding.name)
     return text.splitlines()
 
 
@@ -212,3 +211,34 @@ def test_rules_lists_every_rule_and_threshold_without_sources():
     assert result.exit_code == 0
     assert "| `external-forwarding` | high |" in result.output
     assert "| `burst_min_recipients` | 30 |" in result.output
+
+
+def test_display_tz_gives_titles_explanations_and_evidence_lines_one_zone(tmp_path):
+    path, redirect_line = redirect_export(tmp_path)
+    text = invoke(str(path), "--display-tz", "America/New_York").stdout
+    assert "the first at 2024-03-01 05:00 EST" in text
+    assert f"{path}:{redirect_line}  2024-03-01 05:00:01 EST  <invoice@fabrikam.com>" in text
+    assert " UTC" not in text
+    # the JSON's machine times stay UTC; only the words follow the zone
+    data = json.loads(invoke(str(path), "--json", "--display-tz", "America/New_York").stdout)
+    [finding] = [f for f in data if f["rule"] == "external-forwarding"]
+    assert "the first at 2024-03-01 05:00 EST" in finding["explanation"]
+    assert finding["evidence"][0]["time"] == "2024-03-01T10:00:01.0000000Z"
+
+
+def test_run_findings_takes_the_zone_and_defaults_to_utc(tmp_path):
+    from analyzer.chains import build_chains
+    from analyzer.findings import findings_text, run_findings
+    from analyzer.ingest import load_sources
+    from analyzer.timestamps import DisplayZone
+
+    path, _ = redirect_export(tmp_path)
+    case = load_sources([path])
+    chains = build_chains(case)
+    paris = DisplayZone("Europe/Paris")
+    [utc] = [f for f in run_findings(case, chains) if f.rule == "external-forwarding"]
+    [local] = [f for f in run_findings(case, chains, zone=paris) if f.rule == "external-forwarding"]
+    assert "the first at 2024-03-01 10:00 UTC" in utc.explanation
+    assert "the first at 2024-03-01 11:00 CET" in local.explanation
+    assert local.evidence == utc.evidence
+    assert "2024-03-01 11:00:01 CET" in findings_text([local], zone=paris)
