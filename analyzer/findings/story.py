@@ -40,7 +40,8 @@ PICKS = ("first", "last", "delivered", "removed")
 
 #: What a step is repeated for: once per finding, or once per value of a kind: ``mailbox``
 #: (actor mailboxes), ``delivered`` (delivered mailboxes), ``ip``, ``rule`` (entities),
-#: ``target`` (outside recipients of evidence rows), ``sender`` (outside senders of the cited
+#: ``target`` (outside addresses: recipients of evidence rows and outside mailboxes the
+#: finding names), ``sender`` (outside senders of the cited
 #: messages), ``message_id`` and ``subject`` (of the cited messages), ``input`` (the inputs of
 #: evidence rows).
 EACH = (
@@ -59,7 +60,8 @@ EACH = (
 #: Kinds of indicator a rule's findings may stand behind, and where each value comes from:
 #: ``sender`` / ``sender_domain`` / ``subject`` / ``message_id`` / ``sender_ip``: the outside
 #: senders, their domains, the subjects, Internet message ids and sending IPs of the cited
-#: messages; ``target``: outside recipients of evidence rows (forwarding addresses); ``ip``:
+#: messages; ``target``: the outside addresses a finding points at (its rows' outside
+#: recipients and the outside mailboxes it names: forwarding addresses); ``ip``:
 #: ``entities["ip"]``; ``domain``: outside domains of ``entities["domain"]`` that cited rows
 #: send from or to; ``url``: URLs of the cited messages where the events carry a ``url`` column.
 INDICATORS = (

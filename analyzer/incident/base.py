@@ -86,7 +86,9 @@ class FindingFacts:
         rows: the rows it cites (``cited_rows``).
         actor: its internal mailboxes (``entities["mailbox"]``), sorted.
         recipients: the internal recipients of its rows, sorted.
-        targets: the outside recipients of its rows, sorted.
+        targets: the outside addresses it points at: the outside recipients of its rows and
+            the outside mailboxes it names (a redirect's row may name only the internal
+            mailbox; its finding names the target), sorted.
         message_keys: the messages its rows cite, sorted.
         delivered: delivery facts (``analyzer.incident.delivery``) of its messages' internal
             recipients.
@@ -233,7 +235,7 @@ class Investigation:
     def _finding_facts(self, index: int) -> FindingFacts:
         finding = self.findings[index]
         rows = cited_rows(finding)
-        recipients = {address_text(r.recipient_address) for r in rows} - {None}
+        recipients = {a for a in (address_text(r.recipient_address) for r in rows) if a}
         keys = sorted({r.message_key for r in rows if r.message_key})
         messages = self.messages[self.messages["message_key"].isin(keys)]
         senders = {s for s in messages["sender_key"].dropna().unique() if not self.is_internal(s)}
@@ -246,10 +248,21 @@ class Investigation:
             story=story_of(finding.rule),
             rows=rows,
             actor=sorted(
-                {a for a in map(address_text, entities.get("mailbox", [])) if self.is_internal(a)}
+                {
+                    a
+                    for a in map(address_text, entities.get("mailbox", []))
+                    if a and self.is_internal(a)
+                }
             ),
-            recipients=sorted(r for r in recipients if r and self.is_internal(r)),
-            targets=sorted(r for r in recipients if r and "@" in r and not self.is_internal(r)),
+            recipients=sorted(r for r in recipients if self.is_internal(r)),
+            targets=sorted(
+                {r for r in recipients if "@" in r and not self.is_internal(r)}
+                | {
+                    a
+                    for a in map(address_text, entities.get("mailbox", []))
+                    if a and "@" in a and not self.is_internal(a)
+                }
+            ),
             message_keys=keys,
             delivered=self.delivery[self.delivery["message_key"].isin(keys)],
             senders=sorted(senders),
@@ -278,7 +291,8 @@ class Investigation:
 
 
 def _distinct(values: pd.Series) -> list[str]:
-    return sorted({v.strip() for v in values.dropna() if isinstance(v, str) and v.strip()})
+    """The distinct non-blank texts, as the export wrote them, sorted."""
+    return sorted({v for v in values.dropna().unique() if isinstance(v, str) and v.strip()})
 
 
 def investigate(

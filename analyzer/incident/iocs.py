@@ -281,12 +281,18 @@ def _notify(inv: Investigation, scoped: list[FindingFacts]) -> list[Notify]:
                     ids.append(facts.id)
     if not asked:
         return []
-    delivered = inv.delivery.set_index(["recipient_key", "message_key"])
-    messages = inv.messages.drop_duplicates("message_key").set_index("message_key")
+    facts_by_pair = {
+        (record["recipient_key"], record["message_key"]): record
+        for record in inv.delivery.to_dict("records")
+    }
+    messages = {
+        record["message_key"]: record
+        for record in inv.messages.drop_duplicates("message_key").to_dict("records")
+    }
     found = []
     for (recipient, key), ids in asked.items():
-        fact = delivered.loc[(recipient, key)]
-        message = messages.loc[key] if key in messages.index else None
+        fact = facts_by_pair[(recipient, key)]
+        message = messages.get(key, {})
         removed = None if pd.isna(fact["removed_ns"]) else int(fact["removed_ns"])
         rows = [(inv.input_paths.get(fact["deliver_input_id"], ""), _line(fact["deliver_line"]))]
         if removed is not None:
@@ -316,9 +322,7 @@ def _line(value: Any) -> int | None:
     return None if pd.isna(value) else int(value)
 
 
-def _text(row: pd.Series | None, name: str) -> str | None:
-    if row is None:
-        return None
+def _text(row: dict[Any, Any], name: str) -> str | None:
     value = row.get(name)
     return None if value is None or pd.isna(value) else str(value)
 
@@ -339,10 +343,9 @@ def indicators(inv: Investigation) -> Indicators:
         values = [value for (type_, value) in behind if type_ == kind]
         if not values:
             continue
-        stats = _stats(inv, kind, values, urls)
+        stats = _stats(inv, kind, values, urls).to_dict("index")
         for value in values:
-            key = _match_key(kind, value)
-            row = stats.loc[key] if key in stats.index else None
+            row = stats.get(_match_key(kind, value))
             found.append(
                 Indicator(
                     type=kind,
@@ -393,16 +396,16 @@ def indicators_text(found: Indicators, zone: DisplayZone = UTC) -> str:
     )
     if not found.notify:
         out.append("  none")
-    for item in found.notify:
-        out.append(f"  {terminal_safe(item.recipient)}")
-        about = f"{item.message_id or item.network_message_id or item.message_key}"
+    for notify in found.notify:
+        out.append(f"  {terminal_safe(notify.recipient)}")
+        about = notify.message_id or notify.network_message_id or notify.message_key
         out.append(
-            f"    {terminal_safe(about)} from {terminal_safe(item.sender or '?')}: "
-            f"{terminal_safe(item.subject or '(no subject)')}"
+            f"    {terminal_safe(about)} from {terminal_safe(notify.sender or '?')}: "
+            f"{terminal_safe(notify.subject or '(no subject)')}"
         )
         out.append(
-            f"    delivered {zone.format(item.delivered_ns)}, {_stay(item, zone)}; "
-            f"{', '.join(item.findings)}"
+            f"    delivered {zone.format(notify.delivered_ns)}, {_stay(notify, zone)}; "
+            f"{', '.join(notify.findings)}"
         )
     return "\n".join(out) + "\n"
 

@@ -109,21 +109,28 @@ def _sent_messages(rows: pd.DataFrame) -> list[dict[str, Any]]:
         subject=("message_subject", "first"),
         from_ip=("from_ip", "first"),
     )
-    recipients = grouped["recipient_key"].agg(lambda v: sorted(set(v.dropna())))
-    statuses = grouped["final_status"].agg(lambda v: sorted(set(v.fillna("Unknown"))))
+    recipients = _distinct_per_message(ordered, "recipient_key")
+    statuses = _distinct_per_message(ordered.fillna({"final_status": "Unknown"}), "final_status")
     return [
         {
             "time": iso_utc(record["time_ns"]),
-            "message_key": key,
+            "message_key": record["message_key"],
             "network_message_id": _text(record["network_message_id"]),
             "message_id": _text(record["message_id"]),
             "subject": _text(record["subject"]),
             "from_ip": _text(record["from_ip"]),
-            "recipients": recipients[key],
-            "statuses": statuses[key],
+            "recipients": recipients.get(record["message_key"], []),
+            "statuses": statuses.get(record["message_key"], []),
         }
-        for key, record in listed.iterrows()
+        for record in listed.reset_index().to_dict("records")
     ]
+
+
+def _distinct_per_message(rows: pd.DataFrame, column: str) -> dict[str, list[str]]:
+    """Per message, the sorted distinct values of a column."""
+    pairs = rows[["message_key", column]].dropna().drop_duplicates()
+    pairs = pairs.sort_values(["message_key", column])
+    return {str(k): list(v) for k, v in pairs.groupby("message_key", sort=False)[column]}
 
 
 def _received_messages(rows: pd.DataFrame, facts: pd.DataFrame) -> list[dict[str, Any]]:

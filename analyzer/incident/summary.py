@@ -166,7 +166,7 @@ def affected_mailboxes(inv: Investigation) -> list[AffectedMailbox]:
                     held[1].append(facts.id)
                 held[2] = max(held[2], SEVERITY_RANK[facts.finding.severity])
                 for *place, key, time in _role_rows(inv, facts, role.of, mailbox):
-                    tally.rows.add(tuple(place))  # type: ignore[arg-type]
+                    tally.rows.add((place[0], place[1], place[2]))
                     if key:
                         tally.messages.add(key)
                     if time is not None:

@@ -116,7 +116,7 @@ def _evidence_row(item: Evidence) -> Row:
 
 def _fact_rows(inv: Investigation, frame: pd.DataFrame, prefix: str, time: str) -> list[Row]:
     """The distinct input rows of delivery facts (``deliver`` or ``removal`` rows)."""
-    rows = {}
+    rows: dict[tuple[str, int], Row] = {}
     for record in frame.to_dict("records"):
         input_id = record[prefix + "_input_id"]
         line = record[prefix + "_line"]
@@ -137,7 +137,7 @@ def _values(facts: FindingFacts, mailboxes: Iterable[str], rows: list[Row]) -> d
     return {
         "mailboxes": Names(sorted(set(mailboxes))),
         "count": Count(len(set(mailboxes))),
-        "targets": Names(t for t in facts.targets if t in found),
+        "targets": Names([t for t in facts.targets if t in found] or facts.targets),
         "domains": Names(facts.domains),
         "ips": Names(facts.ips),
         "rules": Names(facts.rules),
