@@ -2,8 +2,9 @@
 from, what it forwards and redirects out, and the findings that name it.
 
 ``mailbox_views`` computes the views of many mailboxes in one pass over the chains'
-recipients table (vectorized filters and group-bys; the Python work is per mailbox asked for,
-never per row); ``mailbox_view`` is one of them, or ``NotFoundError`` with close matches.
+recipients table (``analyzer.incident.activity``: one filter, then one group-by per list for
+all the mailboxes together); ``mailbox_view`` is one of them, or ``NotFoundError`` with close
+matches.
 
 - ``sent``: the messages whose sender is the mailbox; ``received``: those it is a recipient
   of; both counted in messages and in copies (message x recipient), by final status, and
@@ -29,27 +30,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from analyzer.arrays import fill_false
 from analyzer.errors import NotFoundError, OptionError
-from analyzer.identifiers import address_key, address_text, domain_of
+from analyzer.identifiers import address_key, address_text
+from analyzer.incident import activity
 from analyzer.incident.base import Investigation, time_ns
 from analyzer.incident.delivery import delivery_facts
 from analyzer.incident.summary import AffectedMailbox, affected_mailboxes
 from analyzer.incident.words import Count
 from analyzer.text import terminal_safe
 from analyzer.timestamps import UTC, DisplayZone, iso_utc, parse_timestamps
-
-_COLUMNS = (
-    "message_key",
-    "network_message_id",
-    "message_id",
-    "sender_address",
-    "recipient_address",
-    "message_subject",
-    "final_status",
-    "from_ip",
-    "first_time",
-)
 
 
 def parse_since(text: str | None) -> int | None:
@@ -68,303 +57,6 @@ def parse_since(text: str | None) -> int | None:
             "(UTC unless it has an offset)"
         )
     return int(value)
-
-
-def _frame(inv: Investigation, keys: list[str]) -> pd.DataFrame:
-    """The recipients rows the mailboxes sent or received, with sender and recipient keys."""
-    r = inv.chains.recipients
-    sender = address_key(r["sender_address"])
-    recipient = address_key(r["recipient_address"])
-    wanted = pa.array(keys, pa.string())
-    mask = pc.or_(
-        fill_false(pc.is_in(sender, value_set=wanted)),
-        fill_false(pc.is_in(recipient, value_set=wanted)),
-    )
-    frame = r.select(list(_COLUMNS)).filter(mask).to_pandas()
-    frame["sender_key"] = sender.filter(mask).to_pandas()
-    frame["recipient_key"] = recipient.filter(mask).to_pandas()
-    times = r["first_time"].filter(mask).cast(pa.int64())
-    frame["time_ns"] = pd.Series(
-        times.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
-    ).array
-    return frame
-
-
-def _counts(rows: pd.DataFrame) -> dict[str, Any]:
-    statuses = rows["final_status"].fillna("Unknown").value_counts()
-    return {
-        "message_count": int(rows["message_key"].nunique()),
-        "copy_count": len(rows),
-        "by_status": {str(k): int(v) for k, v in sorted(statuses.items())},
-    }
-
-
-def _sent_messages(rows: pd.DataFrame) -> list[dict[str, Any]]:
-    ordered = rows.sort_values(["time_ns", "message_key", "recipient_key"], na_position="last")
-    grouped = ordered.groupby("message_key", sort=False)
-    listed = grouped.agg(
-        time_ns=("time_ns", "min"),
-        network_message_id=("network_message_id", "first"),
-        message_id=("message_id", "first"),
-        subject=("message_subject", "first"),
-        from_ip=("from_ip", "first"),
-    )
-    recipients = _distinct_per_message(ordered, "recipient_key")
-    statuses = _distinct_per_message(ordered.fillna({"final_status": "Unknown"}), "final_status")
-    return [
-        {
-            "time": iso_utc(record["time_ns"]),
-            "message_key": record["message_key"],
-            "network_message_id": _text(record["network_message_id"]),
-            "message_id": _text(record["message_id"]),
-            "subject": _text(record["subject"]),
-            "from_ip": _text(record["from_ip"]),
-            "recipients": recipients.get(record["message_key"], []),
-            "statuses": statuses.get(record["message_key"], []),
-        }
-        for record in listed.reset_index().to_dict("records")
-    ]
-
-
-def _distinct_per_message(rows: pd.DataFrame, column: str) -> dict[str, list[str]]:
-    """Per message, the sorted distinct values of a column."""
-    pairs = rows[["message_key", column]].dropna().drop_duplicates()
-    pairs = pairs.sort_values(["message_key", column])
-    return {str(k): list(v) for k, v in pairs.groupby("message_key", sort=False)[column]}
-
-
-def _received_messages(rows: pd.DataFrame, facts: pd.DataFrame) -> list[dict[str, Any]]:
-    ordered = rows.sort_values(["time_ns", "message_key"], na_position="last")
-    merged = ordered.merge(
-        facts[["message_key", "recipient_key", "delivered_ns", "removed_ns", "removed_by"]],
-        how="left",
-        on=["message_key", "recipient_key"],
-    )
-    return [
-        {
-            "time": iso_utc(record["time_ns"]),
-            "message_key": record["message_key"],
-            "network_message_id": _text(record["network_message_id"]),
-            "message_id": _text(record["message_id"]),
-            "sender": _text(record["sender_address"]),
-            "subject": _text(record["message_subject"]),
-            "final_status": _text(record["final_status"]),
-            "delivered_at": iso_utc(record["delivered_ns"]),
-            "removed_at": iso_utc(record["removed_ns"]),
-            "removed_by": _text(record["removed_by"]),
-        }
-        for record in merged.to_dict("records")
-    ]
-
-
-def _text(value: Any) -> str | None:
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return None
-    return str(value)
-
-
-def _exchanges(address: str, sent: pd.DataFrame, received: pd.DataFrame) -> pd.DataFrame:
-    """Every (correspondent, message) the mailbox exchanged: ``address`` (the other side),
-    ``domain``, ``time_ns``, ``message_key``, ``how`` (sent to, received from)."""
-    parts = [
-        pd.DataFrame(
-            {
-                "address": sent["recipient_key"],
-                "time_ns": sent["time_ns"],
-                "message_key": sent["message_key"],
-                "how": "sent to",
-            }
-        ),
-        pd.DataFrame(
-            {
-                "address": received["sender_key"],
-                "time_ns": received["time_ns"],
-                "message_key": received["message_key"],
-                "how": "received from",
-            }
-        ),
-    ]
-    both = pd.concat(parts, ignore_index=True).dropna(subset=["address"])
-    both = both[both["address"] != address]
-    values = pa.array(both["address"].astype(object), pa.string())
-    both["domain"] = domain_of(values).to_pandas().array
-    return both
-
-
-def _new_since(exchanges: pd.DataFrame, key: str, since_ns: int | None) -> list[dict[str, Any]]:
-    """The correspondents (``key``: address or domain) first seen at or after ``since_ns``."""
-    rows = exchanges.dropna(subset=[key])
-    if since_ns is None or rows.empty:
-        return []
-    grouped = rows.groupby(key, sort=True)
-    table = pd.DataFrame(
-        {
-            "first_ns": grouped["time_ns"].min(),
-            "last_ns": grouped["time_ns"].max(),
-            "messages": grouped["message_key"].nunique(),
-            "how": grouped["how"].agg(lambda v: sorted(set(v))),
-        }
-    ).reset_index()
-    new = table[table["first_ns"].notna() & (table["first_ns"] >= since_ns)]
-    return [
-        {
-            key: record[key],
-            "first_seen": iso_utc(record["first_ns"]),
-            "last_seen": iso_utc(record["last_ns"]),
-            "messages": int(record["messages"]),
-            "how": list(record["how"]),
-        }
-        for record in new.sort_values(["first_ns", key]).to_dict("records")
-    ]
-
-
-def _ips(sent: pd.DataFrame) -> list[dict[str, Any]]:
-    rows = sent.assign(ip=sent["from_ip"].str.strip()).dropna(subset=["ip"])
-    rows = rows[rows["ip"] != ""]
-    grouped = rows.groupby("ip", sort=True)
-    table = pd.DataFrame(
-        {
-            "first_ns": grouped["time_ns"].min(),
-            "last_ns": grouped["time_ns"].max(),
-            "messages": grouped["message_key"].nunique(),
-        }
-    ).reset_index()
-    return [
-        {
-            "ip": record["ip"],
-            "first_seen": iso_utc(record["first_ns"]),
-            "last_seen": iso_utc(record["last_ns"]),
-            "messages": int(record["messages"]),
-        }
-        for record in table.sort_values(["first_ns", "ip"]).to_dict("records")
-    ]
-
-
-def _event_rows(inv: Investigation, mask: pa.ChunkedArray) -> pd.DataFrame:
-    events = inv.chains.events
-    names = [
-        "event_time",
-        "sender_address",
-        "recipient_address",
-        "related_recipient_address",
-        "message_key",
-        "network_message_id",
-        "message_id",
-        "message_subject",
-        "input_id",
-        "line",
-    ]
-    table = events.select([n for n in names if n in events.column_names]).filter(mask)
-    frame = table.to_pandas()
-    frame["time_ns"] = pd.Series(
-        table["event_time"]
-        .cast(pa.int64())
-        .to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
-    ).array
-    frame["input"] = frame["input_id"].map(inv.input_paths)
-    return frame
-
-
-def _forward_rows(inv: Investigation) -> pd.DataFrame:
-    """Every inbox-rule copy for an outside address: the copy's MAILBOXRULE row, the outside
-    target, and the internal mailboxes whose rule made it (``mailboxes``)."""
-    events = inv.chains.events
-    if events.num_rows == 0 or "source" not in events.column_names:
-        return pd.DataFrame()
-    by_rule = fill_false(pc.equal(pc.utf8_upper(events["source"]), "MAILBOXRULE"))
-    rule_rows = _event_rows(inv, by_rule)
-    if rule_rows.empty:
-        return rule_rows
-    rule_rows = rule_rows.sort_values(["time_ns", "input", "line"]).drop_duplicates("message_key")
-    keys = sorted(set(rule_rows["message_key"].dropna()))
-    recipients = inv.chains.recipients
-    copies = (
-        recipients.select(["message_key", "recipient_address"])
-        .filter(
-            fill_false(pc.is_in(recipients["message_key"], value_set=pa.array(keys, pa.string())))
-        )
-        .to_pandas()
-    )
-    copies["target"] = copies["recipient_address"].map(address_text)
-    copies = copies[~inv.internal_mask(copies["target"])].dropna(subset=["target"])
-    links = inv.chains.links.to_pandas()
-    links = links[(links["relation"] == "inbox_rule_forward_of") & links["message_key"].isin(keys)]
-    triggered = (
-        recipients.select(["message_key", "recipient_address"])
-        .filter(
-            fill_false(
-                pc.is_in(
-                    recipients["message_key"],
-                    value_set=pa.array(
-                        sorted(set(links["related_message_key"].dropna())), pa.string()
-                    ),
-                )
-            )
-        )
-        .to_pandas()
-    )
-    triggered["mailbox"] = triggered["recipient_address"].map(address_text)
-    triggered = triggered[inv.internal_mask(triggered["mailbox"])]
-    by_trigger = links.merge(
-        triggered, left_on="related_message_key", right_on="message_key", suffixes=("", "_trigger")
-    )
-    owners = pd.concat(
-        [
-            pd.DataFrame(
-                {
-                    "message_key": rule_rows["message_key"],
-                    "mailbox": rule_rows["sender_address"].map(address_text),
-                }
-            ),
-            by_trigger[["message_key", "mailbox"]],
-        ],
-        ignore_index=True,
-    ).dropna()
-    owners = owners[inv.internal_mask(owners["mailbox"])].drop_duplicates()
-    rows = rule_rows.drop(columns=["recipient_address"]).merge(
-        copies[["message_key", "target"]], on="message_key"
-    )
-    rows = rows.merge(owners, on="message_key")
-    return rows.drop_duplicates(["message_key", "target", "mailbox"])
-
-
-def _redirect_rows(inv: Investigation) -> pd.DataFrame:
-    """REDIRECT rows between an internal ``mailbox`` and an outside ``target`` (Exchange names
-    the two in either order)."""
-    events = inv.chains.events
-    if events.num_rows == 0 or "related_recipient_address" not in events.column_names:
-        return pd.DataFrame()
-    rows = _event_rows(inv, fill_false(pc.equal(pc.utf8_upper(events["event_id"]), "REDIRECT")))
-    if rows.empty:
-        return rows
-    recipient = rows["recipient_address"].map(address_text, na_action="ignore")
-    related = rows["related_recipient_address"].map(address_text, na_action="ignore")
-    inside = pd.Series(inv.internal_mask(recipient), index=rows.index)
-    other_inside = pd.Series(inv.internal_mask(related), index=rows.index)
-    rows["mailbox"] = recipient.where(inside, related)
-    rows["target"] = related.where(inside, recipient)
-    keep = (inside ^ other_inside) & recipient.notna() & related.notna()
-    return rows[keep.to_numpy()]
-
-
-def _outward(rows: pd.DataFrame, mailbox: str, how: str) -> list[dict[str, Any]]:
-    if rows.empty:
-        return []
-    mine = rows[rows["mailbox"] == mailbox].sort_values(["time_ns", "target", "input", "line"])
-    return [
-        {
-            "time": iso_utc(record["time_ns"]),
-            "how": how,
-            "target": record["target"],
-            "message_key": record["message_key"],
-            "network_message_id": _text(record.get("network_message_id")),
-            "message_id": _text(record.get("message_id")),
-            "subject": _text(record.get("message_subject")),
-            "input": _text(record["input"]),
-            "line": None if pd.isna(record["line"]) else int(record["line"]),
-        }
-        for record in mine.to_dict("records")
-    ]
 
 
 @dataclass(frozen=True)
@@ -433,59 +125,71 @@ def mailbox_views(
         Address (lower case) -> view, in the order asked.
     """
     keys = list(dict.fromkeys(a for a in map(address_text, addresses) if a))
-    frame = _frame(inv, keys)
+    sent, received = activity.sides(inv, keys)
     affected = {m.address: m for m in affected_mailboxes(inv)}
-    received_keys = frame.loc[frame["recipient_key"].isin(keys), "message_key"]
-    facts = delivery_facts(inv.chains, received_keys)
-    forwards, redirects = _forward_rows(inv), _redirect_rows(inv)
-    naming: dict[str, list[int]] = {}
-    first_row: dict[str, int] = {}
-    for index in range(len(inv.findings)):
-        found = inv.facts(index)
-        named = set(found.actor) | set(found.recipients) | set(found.delivered_mailboxes)
-        for address in named & set(keys):
-            naming.setdefault(address, []).append(index)
-            times = [t for t in map(time_ns, found.rows) if t is not None]
-            if times:
-                first_row[address] = min(first_row.get(address, times[0]), *times)
+    facts = delivery_facts(inv.chains, received["message_key"])
+    naming, first_row = _naming(inv, keys)
+    since: dict[str, int | None] = {}
+    for address in keys:
+        entry = affected.get(address)
+        since[address] = since_ns
+        if since_ns is None:
+            first = entry.first_ns if entry and entry.first_ns is not None else None
+            since[address] = first_row.get(address) if first is None else first
+    exchanges = activity.exchanges(sent, received)
+    sent_counts, received_counts = activity.counts(sent), activity.counts(received)
+    outside = sent[~inv.internal_mask(sent["recipient_key"])].groupby("mailbox").size()
+    lists = {
+        "sent": activity.sent_messages(sent),
+        "received": activity.received_messages(received, facts),
+        "new_correspondents": activity.new_since(exchanges, "address", since),
+        "new_domains": activity.new_since(exchanges, "domain", since),
+        "ips": activity.sending_ips(sent),
+        "forwards": activity.outward(activity.forward_rows(inv), keys, "inbox rule"),
+        "redirects": activity.outward(activity.redirect_rows(inv), keys, "redirect"),
+    }
+    empty: dict[str, Any] = {"message_count": 0, "copy_count": 0, "by_status": {}}
     views = {}
     for address in keys:
-        sent = frame[frame["sender_key"] == address]
-        received = frame[frame["recipient_key"] == address]
-        if sent.empty and received.empty:
+        if address not in sent_counts and address not in received_counts:
             continue
-        entry = affected.get(address)
-        since, since_from = since_ns, "--since" if since_ns is not None else None
-        if since is None:
-            since = entry.first_ns if entry and entry.first_ns is not None else None
-            since = first_row.get(address) if since is None else since
-            since_from = "first suspicious time" if since is not None else None
-        exchanges = _exchanges(address, sent, received)
-        data = {
-            "sent": {
-                **_counts(sent),
-                "outside_copy_count": int((~inv.internal_mask(sent["recipient_key"])).sum()),
-                "messages": _sent_messages(sent),
-            },
-            "received": {
-                **_counts(received),
-                "messages": _received_messages(received, facts[facts["recipient_key"] == address]),
-            },
-            "new_correspondents": _new_since(exchanges, "address", since),
-            "new_domains": _new_since(exchanges, "domain", since),
-            "ips": _ips(sent),
-            "forwards": _outward(forwards, address, "inbox rule"),
-            "redirects": _outward(redirects, address, "redirect"),
-        }
+        sent_part: dict[str, Any] = dict(sent_counts.get(address, empty))
+        sent_part["outside_copy_count"] = int(outside.get(address, 0))
+        sent_part["messages"] = lists["sent"].get(address, [])
+        received_part: dict[str, Any] = dict(received_counts.get(address, empty))
+        received_part["messages"] = lists["received"].get(address, [])
+        data: dict[str, Any] = {"sent": sent_part, "received": received_part}
+        for name in list(lists)[2:]:
+            data[name] = lists[name].get(address, [])
+        from_option = since_ns is not None
         views[address] = MailboxView(
             address=address,
-            affected=entry,
+            affected=affected.get(address),
             findings=tuple(inv.finding_ref(n) for n in naming.get(address, [])),
-            since_ns=since,
-            since_from=since_from,
+            since_ns=since[address],
+            since_from="--since"
+            if from_option
+            else ("first suspicious time" if since[address] is not None else None),
             data=data,
         )
     return views
+
+
+def _naming(inv: Investigation, keys: list[str]) -> tuple[dict[str, list[int]], dict[str, int]]:
+    """Per mailbox of ``keys``: the findings naming it (any severity), and the first time of
+    their rows."""
+    naming: dict[str, list[int]] = {}
+    first_row: dict[str, int] = {}
+    wanted = set(keys)
+    for index in range(len(inv.findings)):
+        found = inv.facts(index)
+        named = set(found.actor) | set(found.recipients) | set(found.delivered_mailboxes)
+        times = [t for t in map(time_ns, found.rows) if t is not None]
+        for address in sorted(named & wanted):
+            naming.setdefault(address, []).append(index)
+            if times:
+                first_row[address] = min(first_row.get(address, times[0]), *times)
+    return naming, first_row
 
 
 def mailbox_view(inv: Investigation, address: str, since_ns: int | None = None) -> MailboxView:
