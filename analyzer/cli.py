@@ -890,3 +890,173 @@ def findings(
         emit(json_text(findings_json(found)), output)
     else:
         emit(findings_text(found, zone=zone), output)
+
+
+# Commands of the incident stage (summary, mailbox, iocs): each a thin layer over
+# analyzer.incident.
+
+
+def _incident_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--display-tz, -o, --config and --set, shared by summary, mailbox and iocs."""
+    options = [
+        display_tz_option,
+        output_option,
+        click.option(
+            "--config",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="TOML (or .json) file of threshold = value pairs (as for findings).",
+        ),
+        click.option(
+            "--set",
+            "overrides",
+            multiple=True,
+            metavar="KEY=VALUE",
+            help="Override one threshold (repeatable; as for findings).",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+_SCOPE_OPTION = click.option(
+    "--min-severity",
+    type=click.Choice(["info", "low", "medium", "high"]),
+    default="medium",
+    show_default=True,
+    help="Findings of this severity or above are the incident (low and info are context).",
+)
+
+
+@cli.command()
+@click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
+@json_option
+@_SCOPE_OPTION
+@_incident_options
+@ingest_options
+@_handle_errors
+def summary(
+    sources: tuple[Path, ...],
+    as_json: bool,
+    min_severity: str,
+    display_tz: str | None,
+    output: Path | None,
+    config: Path | None,
+    overrides: tuple[str, ...],
+    **kwargs: Any,
+) -> None:
+    """Lead with the incident: affected mailboxes, one timeline, and what to do next.
+
+    SOURCES are a case folder or raw export files/folders. Mailboxes that act (send a burst,
+    forward or redirect mail out, send from an unusual IP) come before those that only
+    received malicious mail, each with its roles, the findings naming it and its first and
+    last suspicious time. The timeline merges every finding's key moments in time order, each
+    with its input rows; next steps are one checklist of read-only commands, values quoted
+    for PowerShell, dates UTC. --json prints {"mailboxes", "timeline", "next_steps", ...}.
+
+    Example: msgtrace summary samples/ --display-tz Europe/Paris
+    """
+    from analyzer.findings import load_thresholds
+    from analyzer.incident import case_summary, summary_text
+
+    zone = _zone(display_tz)  # a bad zone fails before the work
+    thresholds = load_thresholds(config, _threshold_overrides(overrides))
+    case = load_case(tuple(str(s) for s in sources), kwargs)
+    result = case_summary(case, thresholds, min_severity, tuple(str(s) for s in sources), zone)
+    if as_json:
+        emit(json_text(result.to_json()), output)
+    else:
+        emit(summary_text(result, zone), output)
+
+
+@cli.command()
+@click.argument("address")
+@click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--since",
+    help="Count correspondents and domains as new from this ISO time (UTC unless it has an "
+    "offset; default: the mailbox's first suspicious time).",
+)
+@json_option
+@_incident_options
+@ingest_options
+@_handle_errors
+def mailbox(
+    address: str,
+    sources: tuple[Path, ...],
+    since: str | None,
+    as_json: bool,
+    display_tz: str | None,
+    output: Path | None,
+    config: Path | None,
+    overrides: tuple[str, ...],
+    **kwargs: Any,
+) -> None:
+    """Show one mailbox: what it sent and received, who is new, its IPs, forwards, findings.
+
+    SOURCES are a case folder or raw export files/folders. Sent and received mail by status
+    with ids, correspondents and domains new since --since, the IPs it sent from, inbox-rule
+    forwards and redirects out of it (with input rows), and every finding naming it. An
+    address that sends and receives nothing in the data exits with status 1, naming close
+    matches.
+
+    Example: msgtrace mailbox victim@contoso.com samples/ --since 2026-11-18T09:00:00Z
+    """
+    from analyzer.findings import load_thresholds
+    from analyzer.incident import case_mailbox, mailbox_text, parse_since
+
+    zone = _zone(display_tz)
+    parse_since(since)
+    thresholds = load_thresholds(config, _threshold_overrides(overrides))
+    case = load_case(tuple(str(s) for s in sources), kwargs)
+    view = case_mailbox(case, address, since, thresholds, tuple(str(s) for s in sources), zone)
+    if as_json:
+        emit(json_text(view.to_json()), output)
+    else:
+        emit(mailbox_text(view, zone), output)
+
+
+@cli.command()
+@click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
+@json_option
+@csv_option
+@_SCOPE_OPTION
+@_incident_options
+@ingest_options
+@_handle_errors
+def iocs(
+    sources: tuple[Path, ...],
+    as_json: bool,
+    as_csv: bool,
+    min_severity: str,
+    display_tz: str | None,
+    output: Path | None,
+    config: Path | None,
+    overrides: tuple[str, ...],
+    **kwargs: Any,
+) -> None:
+    """List the indicators behind the findings, and who to notify.
+
+    SOURCES are a case folder or raw export files/folders. Domains, sender addresses,
+    outside forwarding addresses, IPs, subjects, Internet message ids (and URLs where
+    Defender URL data exists), each with its first and last time in the data, how many
+    messages have it and the findings behind it; then the recipients who had a malicious
+    message delivered, with how long it stayed. --csv is safe to open in a spreadsheet.
+
+    Example: msgtrace iocs samples/ --csv > iocs.csv
+    """
+    from analyzer.findings import load_thresholds
+    from analyzer.incident import case_indicators, indicators_csv, indicators_text
+
+    shape = _one_output(as_json, as_csv)
+    zone = _zone(display_tz)
+    thresholds = load_thresholds(config, _threshold_overrides(overrides))
+    case = load_case(tuple(str(s) for s in sources), kwargs)
+    found = case_indicators(case, thresholds, min_severity, zone)
+    if shape == "json":
+        emit(json_text(found.to_json()), output)
+    elif shape == "csv":
+        terminal = output is None and stdout_is_terminal()
+        emit(indicators_csv(found, terminal=terminal), output, byte_order_mark=True)
+    else:
+        emit(indicators_text(found, zone), output)

@@ -84,6 +84,12 @@ def _character_class(ranges: Iterable[tuple[int, int]], escape: str) -> str:
 _HIDDEN = re.compile(_character_class(HIDDEN_RANGES, "\\U{:08x}"))
 #: ``HIDDEN_RANGES`` as an RE2 character class, for ``pyarrow.compute`` regex functions.
 HIDDEN_REGEX = _character_class(HIDDEN_RANGES, "\\x{{{:X}}}")
+#: ``HIDDEN_REGEX`` without tab, line feed and carriage return: what hides in a subject (a
+#: subject may hold line breaks, from a folded header the export did not unfold; they are
+#: still shown visibly on a terminal, but they are not a trick).
+SUBJECT_HIDDEN_REGEX = _character_class(
+    ((0x00, 0x08), (0x0B, 0x0C), (0x0E, 0x1F), *HIDDEN_RANGES[1:]), "\\x{{{:X}}}"
+)
 #: The same without the control characters: what JSON writes as escapes besides the C0
 #: controls that ``json.dumps`` escapes itself.
 _JSON_ESCAPED = re.compile(

@@ -449,6 +449,7 @@ class Context:
         frames = [candidates] if isinstance(candidates, pd.DataFrame) else list(candidates or [])
         frames = [f for f in frames if f is not None and not f.empty]
         items: list[Evidence] = list(extra or [])
+        last: Evidence | None = None
         counted = extra_total if extra_total is not None else len(items)
         if frames:
             frame = pd.concat(
@@ -466,6 +467,8 @@ class Context:
             )
             head = frame.head(self.thresholds.max_evidence)
             items += [self._evidence_item(record, detail) for record in head.to_dict("records")]
+            if len(frame) > len(head):  # the cap left the latest row out: keep it to cite
+                last = self._evidence_item(frame.iloc[-1].to_dict(), detail)
         if not items:
             return None
         if total is not None:
@@ -479,6 +482,7 @@ class Context:
             entities=entities,
             evidence=items,
             evidence_total=counted,
+            evidence_last=last if last is not None and last not in items else None,
         )
 
     def earliest(self, frame: pd.DataFrame, time_column: str) -> pd.DataFrame:

@@ -21,6 +21,16 @@ from analyzer.arrays import fill_false
 from analyzer.findings.base import Context, Topic, domain_series, listing, plural
 from analyzer.findings.model import Finding
 from analyzer.findings.registry import rule
+from analyzer.findings.story import (
+    MAILBOX_VIEW,
+    SENDER_RESTRICTED,
+    TRACE_SENT,
+    USER_SIGNINS,
+    Moment,
+    Role,
+    Step,
+    Story,
+)
 
 BURST_RULE = "outbound-burst"
 SUBJECT_RULE = "mass-subject"
@@ -148,6 +158,17 @@ class Outbound(Topic):
     severity="high",
     summary="One internal sender mailing many distinct outside recipients within a short window",
     thresholds=("burst_window_minutes", "burst_min_recipients"),
+    story=Story(
+        roles=(Role("sent the burst", acts=True),),
+        moments=(
+            Moment(
+                "Outbound burst from {mailboxes} begins ({total:send} to outside recipients in all)"
+            ),
+            Moment("Outbound burst from {mailboxes} ends (last of {total:send})", rows="last"),
+        ),
+        steps=(USER_SIGNINS, TRACE_SENT, SENDER_RESTRICTED, MAILBOX_VIEW),
+        indicators=("subject",),
+    ),
 )
 def outbound_burst(ctx: Context) -> list[Finding]:
     """Internal senders mailing many distinct outside recipients within a short window."""
@@ -199,6 +220,29 @@ def _normalized_subject(subjects: pd.Series) -> pd.Series:
         "mass_subject_min_recipients",
         "burst_window_minutes",
         "burst_min_recipients",
+    ),
+    story=Story(
+        roles=(Role("sent one subject to many outside recipients", acts=True),),
+        moments=(
+            Moment(
+                "{mailboxes} begin sending one subject to many outside recipients "
+                "({total:send} in all)"
+            ),
+            Moment("Last send of the subject by {mailboxes}", rows="last"),
+        ),
+        steps=(
+            Step(
+                "Trace every message with the subject {subject}",
+                "Get-MessageTraceV2 -Subject {subject} -SubjectFilterType StartsWith "
+                "-StartDate {start} -EndDate {end} -ResultSize 5000",
+                each="subject",
+                max_days=10,
+            ),
+            USER_SIGNINS,
+            TRACE_SENT,
+            MAILBOX_VIEW,
+        ),
+        indicators=("subject",),
     ),
 )
 def mass_subject(ctx: Context) -> list[Finding]:

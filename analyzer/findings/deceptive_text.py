@@ -23,8 +23,9 @@ from analyzer.arrays import fill_false, per_distinct
 from analyzer.findings.base import RULE_EVENT_COLUMNS, Context, domain_series, listing, plural
 from analyzer.findings.model import Finding
 from analyzer.findings.registry import rule
+from analyzer.findings.story import TRACE_FROM_SENDER, TRACE_MESSAGE_DETAIL, Moment, Role, Story
 from analyzer.identifiers import address_key
-from analyzer.text import HIDDEN_REGEX, hidden_characters, terminal_safe
+from analyzer.text import HIDDEN_REGEX, SUBJECT_HIDDEN_REGEX, hidden_characters, terminal_safe
 
 RULE = "hidden-characters"
 
@@ -40,13 +41,15 @@ ADDRESS_COLUMNS = (
 SHOWN_SUBJECTS = 3
 
 
-def _hidden_mask(ctx: Context, column: str) -> pa.Array | pa.ChunkedArray:
+def _hidden_mask(
+    ctx: Context, column: str, pattern: str = HIDDEN_REGEX
+) -> pa.Array | pa.ChunkedArray:
     """Events whose ``column`` holds a hidden character (False where the column is missing)."""
     if column not in ctx.events.column_names or ctx.events.num_rows == 0:
         return pa.array([False] * ctx.events.num_rows, pa.bool_())
     values = ctx.events[column]
     return fill_false(
-        per_distinct(values, lambda distinct: pc.match_substring_regex(distinct, HIDDEN_REGEX))
+        per_distinct(values, lambda distinct: pc.match_substring_regex(distinct, pattern))
     )
 
 
@@ -100,7 +103,8 @@ def _address_finding(ctx: Context, address: str, rows: pd.DataFrame) -> Finding 
 
 
 def _subject_finding(ctx: Context) -> Finding | None:
-    mask = _hidden_mask(ctx, "message_subject")
+    # a line break in a subject is a folded header the export kept, not a trick
+    mask = _hidden_mask(ctx, "message_subject", SUBJECT_HIDDEN_REGEX)
     if not pc.any(mask).as_py():
         return None
     rows = ctx.event_frame(mask, RULE_EVENT_COLUMNS)
@@ -138,6 +142,18 @@ def _subject_finding(ctx: Context) -> Finding | None:
     severity="medium/low",
     summary="Addresses (medium) and subjects (low) holding control, bidi or zero-width "
     "characters, which make them display as something else (a spoofing trick)",
+    story=Story(
+        roles=(
+            Role(
+                "received mail whose address or subject hides characters",
+                acts=False,
+                of="recipients",
+            ),
+        ),
+        moments=(Moment("{title}: first message", about="recipients"),),
+        steps=(TRACE_FROM_SENDER, TRACE_MESSAGE_DETAIL),
+        indicators=("sender", "sender_domain", "subject", "message_id"),
+    ),
 )
 def hidden_characters_rule(ctx: Context) -> list[Finding]:
     """One finding per address (any address column) with hidden characters, and one for all

@@ -25,6 +25,7 @@ from analyzer.findings.base import (
 )
 from analyzer.findings.model import Finding
 from analyzer.findings.registry import rule
+from analyzer.findings.story import TRACE_MESSAGE_DETAIL, Moment, Story
 from analyzer.timestamps import duration_text
 
 DEFERRAL_RULE = "long-deferral"
@@ -57,6 +58,10 @@ def _by_domain(frame: pd.DataFrame) -> pd.Series:
     severity="low",
     summary="Recipients whose delivery was deferred for long, by recipient domain",
     thresholds=("long_deferral_minutes",),
+    story=Story(
+        moments=(Moment("{title}: first deferral cited", about="none"),),
+        steps=(TRACE_MESSAGE_DETAIL,),
+    ),
 )
 def long_deferrals(ctx: Context) -> list[Finding]:
     """Recipients whose delivery was deferred for long, one finding per recipient domain."""
@@ -114,6 +119,10 @@ def long_deferrals(ctx: Context) -> list[Finding]:
     severity="low",
     summary="Recipients still pending at the end of the data, by recipient domain",
     thresholds=("pending_min_age_minutes",),
+    story=Story(
+        moments=(Moment("{title}: last event of the oldest", about="none"),),
+        steps=(TRACE_MESSAGE_DETAIL,),
+    ),
 )
 def pending_at_end(ctx: Context) -> list[Finding]:
     """Recipients still pending at the end of the data, one finding per recipient domain."""
@@ -168,6 +177,13 @@ def pending_at_end(ctx: Context) -> list[Finding]:
     summary="The same Internet message id received many times for one recipient, or a loop "
     "NDR (5.4.14, 5.4.6, 4.4.6)",
     thresholds=("loop_min_receives",),
+    story=Story(
+        moments=(
+            Moment("{title}: first row", about="none"),
+            Moment("Last row of the possible loop", rows="last", about="none"),
+        ),
+        steps=(TRACE_MESSAGE_DETAIL,),
+    ),
 )
 def mail_loops(ctx: Context) -> list[Finding]:
     """The same Internet message id received many times for one recipient, or loop NDRs."""

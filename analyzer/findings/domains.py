@@ -26,6 +26,13 @@ from analyzer.arrays import fill_false
 from analyzer.findings.base import Context, Topic, listing, pair_keys, plural
 from analyzer.findings.model import Finding
 from analyzer.findings.registry import rule
+from analyzer.findings.story import (
+    TRACE_FROM_SENDER,
+    TRACE_MESSAGE_DETAIL,
+    Moment,
+    Role,
+    Story,
+)
 from analyzer.identifiers import domain_of
 
 LOOKALIKE_RULE = "lookalike-domain"
@@ -265,6 +272,13 @@ def _arrival_evidence(ctx: Context, rows: pd.DataFrame, detail: pd.Series) -> pd
     summary="Outside domains one character, a digit for a letter, or a homoglyph (IDN) away "
     "from the tenant's domains or a frequent correspondent",
     thresholds=("lookalike_min_length", "frequent_correspondent_min_messages"),
+    story=Story(
+        roles=(Role("received mail from a look-alike domain", acts=False, of="recipients"),),
+        moments=(Moment("{title}: first message cited", about="recipients"),),
+        steps=(TRACE_FROM_SENDER, TRACE_MESSAGE_DETAIL),
+        indicators=("domain", "sender", "subject", "message_id", "sender_ip", "url"),
+        malicious_mail=True,
+    ),
 )
 def lookalike_domains(ctx: Context) -> list[Finding]:
     """Outside domains one character, digit or homoglyph away from a trusted domain."""
@@ -343,6 +357,11 @@ def lookalike_domains(ctx: Context) -> list[Finding]:
     severity="info",
     summary="Outside sender domains first seen in the last part of the case's time range",
     thresholds=("first_seen_tail_fraction", "first_seen_min_span_hours"),
+    story=Story(
+        moments=(Moment("First message from the new sender domain {domains}", about="recipients"),),
+        steps=(TRACE_FROM_SENDER,),
+        indicators=("domain",),
+    ),
 )
 def first_seen_domains(ctx: Context) -> list[Finding]:
     """Outside sender domains whose first message falls in the last part of the data."""

@@ -21,6 +21,7 @@ from analyzer.case import InputRecord
 from analyzer.findings.base import RULE_EVENT_COLUMNS, Context, plural
 from analyzer.findings.model import Evidence, Finding
 from analyzer.findings.registry import rule
+from analyzer.findings.story import INSPECT_INPUT, Moment, Step, Story
 from analyzer.timestamps import duration_text
 
 LIMIT_RULE = "export-limit"
@@ -75,6 +76,16 @@ def _input_rows(ctx: Context, input_id: str) -> InputRows:
     id=LIMIT_RULE,
     severity="medium",
     summary="Inputs that stop exactly at an export limit (rows, or messages): probably truncated",
+    story=Story(
+        moments=(Moment("{title}: its last row; later events may be missing", about="none"),),
+        steps=(
+            Step(
+                "Export the cut file's time range again in shorter pieces, each under the limit",
+                "Get-MessageTraceV2 -StartDate {start} -EndDate {end} -ResultSize 5000",
+                max_days=10,
+            ),
+        ),
+    ),
 )
 def export_limits(ctx: Context) -> list[Finding]:
     """Inputs whose row or message count is exactly an export limit (probably truncated).
@@ -133,6 +144,20 @@ def _parse(value: str | None) -> int | None:
     severity="medium",
     summary="Stretches of time between inputs that no input covers",
     thresholds=("coverage_gap_hours",),
+    story=Story(
+        moments=(
+            Moment("Last event before a coverage gap: {title}", about="none"),
+            Moment("First event after the coverage gap", rows="last", about="none"),
+        ),
+        steps=(
+            Step(
+                "Export the time no input covers",
+                "Get-MessageTraceV2 -StartDate {start} -EndDate {end} -ResultSize 5000",
+                exact=True,
+                max_days=10,
+            ),
+        ),
+    ),
 )
 def coverage_gaps(ctx: Context) -> list[Finding]:
     """Stretches of time between inputs that no input covers."""
@@ -203,6 +228,8 @@ def _gap_finding(
     severity="low/medium",
     summary="Rows or whole files rejected at ingest",
     thresholds=("rejected_rows_medium_fraction",),
+    # rejected rows have no time: no moment; the step names each input
+    story=Story(steps=(INSPECT_INPUT,)),
 )
 def rejected_rows(ctx: Context) -> list[Finding]:
     """Inputs with rows (or the whole file) rejected at ingest."""

@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 from analyzer.findings.base import Context, domain_series, plural
 from analyzer.findings.model import Finding
 from analyzer.findings.registry import rule
+from analyzer.findings.story import Moment, Step, Story
 
 RULE = "failure-spike"
 DECIDED = ("Delivered", "Failed", "Quarantined", "FilteredAsSpam", "Dropped")
@@ -36,6 +37,20 @@ FAILURE_EVENTS = ("FAIL", "DELIVERFAIL", "SUBMITFAIL", "RESUBMITFAIL", "HAREDIRE
         "failure_spike_min_rate",
         "failure_spike_min_failures",
         "top_ndr_codes",
+    ),
+    story=Story(
+        moments=(
+            Moment("{title}: first failure cited", about="none"),
+            Moment("Last failure of the spike cited", rows="last", about="none"),
+        ),
+        steps=(
+            Step(
+                "Pull every failed message of the spike, with its NDR",
+                "Get-MessageTraceV2 -Status Failed -StartDate {start} -EndDate {end} "
+                "-ResultSize 5000",
+                max_days=10,
+            ),
+        ),
     ),
 )
 def failure_spike(ctx: Context) -> list[Finding]:

@@ -30,6 +30,20 @@ from analyzer.findings.base import (
 )
 from analyzer.findings.model import Finding
 from analyzer.findings.registry import rule
+from analyzer.findings.story import (
+    INBOX_RULE_AUDIT,
+    INBOX_RULES,
+    MAILBOX_AUDIT,
+    MAILBOX_FORWARDING,
+    MAILBOX_VIEW,
+    TRACE_SENT,
+    TRACE_TO_TARGET,
+    USER_SIGNINS,
+    Moment,
+    Role,
+    Step,
+    Story,
+)
 from analyzer.identifiers import address_key, domain_of, domain_text
 
 RULE = "external-forwarding"
@@ -95,6 +109,42 @@ class Forwarding(Topic):
     severity="high",
     summary="Inbox rules (MAILBOXRULE) and redirects (REDIRECT) sending an internal mailbox's "
     "mail to outside addresses, with the inbound messages that triggered them",
+    # the inbox-rule kind cites the RECEIVE that created each forwarded copy (source
+    # MAILBOXRULE); the redirect kind cites REDIRECT rows: each kind's moments and role
+    story=Story(
+        roles=(
+            Role("forwards mail out with an inbox rule", acts=True, events=("RECEIVE",)),
+            Role("redirects mail out", acts=True, events=("REDIRECT",)),
+        ),
+        moments=(
+            Moment(
+                "Inbox rule of {mailboxes} forwards a message outside to {targets}",
+                events=("RECEIVE",),
+            ),
+            Moment(
+                "Last inbox-rule forward of {mailboxes}, to {targets}",
+                rows="last",
+                events=("RECEIVE",),
+            ),
+            Moment("Mail to {mailboxes} is redirected outside to {targets}", events=("REDIRECT",)),
+            Moment(
+                "Last redirect of mail to {mailboxes}, to {targets}",
+                rows="last",
+                events=("REDIRECT",),
+            ),
+        ),
+        steps=(
+            INBOX_RULES,
+            MAILBOX_FORWARDING,
+            INBOX_RULE_AUDIT,
+            MAILBOX_AUDIT,
+            USER_SIGNINS,
+            TRACE_TO_TARGET,
+            TRACE_SENT,
+            MAILBOX_VIEW,
+        ),
+        indicators=("target",),
+    ),
 )
 def external_forwarding(ctx: Context) -> list[Finding]:
     """Inbox-rule forwards and redirects from internal mailboxes to outside addresses."""
@@ -298,6 +348,27 @@ def _redirect_findings(ctx: Context, rows: pd.DataFrame) -> list[Finding]:
     severity="medium",
     summary="Outside mail relayed on to an outside address with a return path that differs "
     "from the sender (how Exchange Online rewrites the sender of mail it forwards)",
+    story=Story(
+        moments=(
+            Moment(
+                "Outside mail is relayed on to {targets} with a rewritten sender "
+                "({total:message} in all)",
+                about="none",
+            ),
+        ),
+        steps=(
+            TRACE_TO_TARGET,
+            Step(
+                "Find the mailbox that forwards to {target} (mailbox forwarding; inbox rules "
+                "and mail flow rules can do it too)",
+                "Get-Mailbox -ResultSize Unlimited | Where-Object {{ [string]"
+                "$_.ForwardingSmtpAddress -eq ('smtp:' + {target}) }} | Format-List "
+                "Name,ForwardingSmtpAddress,DeliverToMailboxAndForward",
+                each="target",
+            ),
+        ),
+        indicators=("target",),
+    ),
 )
 def sender_rewritten_relay(ctx: Context) -> list[Finding]:
     """Outside mail relayed on to outside addresses with a rewritten envelope sender."""

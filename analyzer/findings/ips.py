@@ -28,6 +28,15 @@ from analyzer.findings.base import (
 )
 from analyzer.findings.model import Finding
 from analyzer.findings.registry import rule
+from analyzer.findings.story import (
+    IP_SIGNINS,
+    MAILBOX_VIEW,
+    TRACE_FROM_IP,
+    USER_SIGNINS,
+    Moment,
+    Role,
+    Story,
+)
 from analyzer.identifiers import address_key
 
 RARE_RULE = "rare-client-ip"
@@ -165,6 +174,15 @@ def _unusual_ips(ctx: Context) -> UnusualIps | None:
     summary="An internal sender seen from an IP that it, and every other internal sender, "
     "otherwise never uses",
     thresholds=("rare_ip_max_span_hours", "rare_ip_min_history"),
+    story=Story(
+        roles=(Role("sent from an unusual IP", acts=True),),
+        moments=(
+            Moment("{mailboxes} sends from the unusual IP {ips} (first of {total:send})"),
+            Moment("Last send of {mailboxes} from {ips}", rows="last"),
+        ),
+        steps=(IP_SIGNINS, USER_SIGNINS, TRACE_FROM_IP, MAILBOX_VIEW),
+        indicators=("ip",),
+    ),
 )
 def rare_client_ip(ctx: Context) -> list[Finding]:
     """Internal senders seen from an IP they (and everyone else) otherwise never use."""
@@ -203,6 +221,15 @@ def rare_client_ip(ctx: Context) -> list[Finding]:
     summary="Several internal senders each sending a few messages from one IP that is rare "
     "for each of them",
     thresholds=("rare_ip_max_span_hours", "rare_ip_min_history", "shared_ip_min_senders"),
+    story=Story(
+        roles=(Role("sent from an unusual IP other mailboxes used too", acts=True),),
+        moments=(
+            Moment("{mailboxes} send from the shared unusual IP {ips} (first of {total:send})"),
+            Moment("Last send from the shared unusual IP {ips}", rows="last"),
+        ),
+        steps=(IP_SIGNINS, USER_SIGNINS, TRACE_FROM_IP, MAILBOX_VIEW),
+        indicators=("ip",),
+    ),
 )
 def shared_unusual_ip(ctx: Context) -> list[Finding]:
     """One IP, rare for each of them, from which several internal senders sent mail."""

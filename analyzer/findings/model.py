@@ -83,6 +83,10 @@ class Finding:
         evidence: the supporting input rows, in time order, capped
             (``Thresholds.max_evidence``); ``evidence_total`` says how many there were.
         evidence_total: how many evidence rows the rule found in all.
+        evidence_last: the latest supporting row when the cap left it out of ``evidence``
+            (None when ``evidence`` already holds it), so a finding's time span is always
+            cited by a row: where a burst or an IP's use ends. Not part of the
+            ``findings --json`` contract; ``analyzer.incident`` cites it.
     """
 
     rule: str
@@ -92,6 +96,7 @@ class Finding:
     entities: dict[str, list[str]] = field(default_factory=dict)
     evidence: list[Evidence] = field(default_factory=list)
     evidence_total: int = 0
+    evidence_last: Evidence | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The finding as a JSON-ready dict (the ``findings --json`` contract)."""

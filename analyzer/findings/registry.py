@@ -1,8 +1,9 @@
 """The rule registry: every rule declares itself once, where its function is defined.
 
 A rule module decorates each rule function with ``@rule(...)``: the stable id of the findings
-it makes, its severities, the thresholds it reads, and the line the README and
-``msgtrace findings --rules`` show for it. ``analyzer.findings`` collects the declarations of
+it makes, its severities, the thresholds it reads, the line the README and
+``msgtrace findings --rules`` show for it, and its story: how its findings enter the incident
+summary (``analyzer.findings.story``). ``analyzer.findings`` collects the declarations of
 its rule modules in documentation order (``collect``); ``RULES`` and ``rules_markdown()`` are
 derived from them, and ``run_findings`` runs them in that order.
 
@@ -19,6 +20,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 
 from analyzer.findings.model import SEVERITIES, Finding
+from analyzer.findings.story import Story
 from analyzer.findings.thresholds import Thresholds
 
 if TYPE_CHECKING:
@@ -41,6 +43,8 @@ class Rule:
         summary: what it finds, in one line (the README's rules table).
         thresholds: the ``Thresholds`` fields its decision reads, besides ``SHAPE_THRESHOLDS``.
         function: ``function(context) -> list[Finding]``.
+        story: its findings' roles, key moments, next steps and indicators in the incident
+            summary (``analyzer.findings.story``); every rule declares one.
     """
 
     id: str
@@ -48,6 +52,7 @@ class Rule:
     summary: str
     thresholds: tuple[str, ...]
     function: RuleFunction
+    story: Story | None = None
 
     @property
     def severities(self) -> tuple[str, ...]:
@@ -66,7 +71,12 @@ _THRESHOLD_NAMES = frozenset(f.name for f in fields(Thresholds))
 
 
 def rule(
-    *, id: str, severity: str, summary: str, thresholds: tuple[str, ...] = ()
+    *,
+    id: str,
+    severity: str,
+    summary: str,
+    thresholds: tuple[str, ...] = (),
+    story: Story | None = None,
 ) -> Callable[[RuleFunction], RuleFunction]:
     """Declare the decorated function as the rule ``id``.
 
@@ -75,6 +85,7 @@ def rule(
         severity: one of ``SEVERITIES``, or several joined by ``/`` when the data decides.
         summary: what it finds, one line for the README.
         thresholds: the ``Thresholds`` fields it reads, besides ``SHAPE_THRESHOLDS``.
+        story: how its findings enter the incident summary (``Story``).
 
     Raises:
         ValueError: a repeated id, an unknown severity or threshold (a mistake in the code,
@@ -86,7 +97,8 @@ def rule(
         unknown += [t for t in thresholds if t not in _THRESHOLD_NAMES]
         if unknown or any(r.id == id for r in _DECLARED):
             raise ValueError(f"rule {id!r}: repeated id or unknown {', '.join(unknown)}")
-        _DECLARED.append(Rule(id, severity, " ".join(summary.split()), thresholds, function))
+        summary_line = " ".join(summary.split())
+        _DECLARED.append(Rule(id, severity, summary_line, thresholds, function, story))
         return function
 
     return declare

@@ -16,6 +16,7 @@ import pandas as pd
 from analyzer.findings.base import RULE_EVENT_COLUMNS, Context, listing, plural
 from analyzer.findings.model import Finding
 from analyzer.findings.registry import rule
+from analyzer.findings.story import Moment, Step, Story
 
 RULE = "transport-rule-hit"
 
@@ -47,6 +48,24 @@ def _rule_hits(ctx: Context) -> pd.DataFrame:
     summary="Which transport rule acted on which messages with what action (medium for actions "
     "that copy, redirect, delete mail or set the SCL)",
     thresholds=("sensitive_transport_actions",),
+    story=Story(
+        moments=(Moment("Mail flow rule {rules} acts on a message ({title})", about="none"),),
+        steps=(
+            Step(
+                "Check that mail flow rule {rule} is expected: its conditions and actions",
+                "Get-TransportRule -Identity {rule} | Format-List Name,State,Priority,"
+                "Conditions,Actions,WhenChanged",
+                each="rule",
+            ),
+            Step(
+                "Find who created or changed mail flow rules, and when (unified audit log, "
+                "from a week before the first hit)",
+                "Search-UnifiedAuditLog -StartDate {start} -EndDate {end} -Operations "
+                "New-TransportRule,Set-TransportRule,Enable-TransportRule -ResultSize 5000",
+                lookback_days=7,
+            ),
+        ),
+    ),
 )
 def transport_rule_hits(ctx: Context) -> list[Finding]:
     """One finding per transport rule id: the messages it acted on and its actions."""

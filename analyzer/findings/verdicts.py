@@ -26,6 +26,60 @@ from analyzer.arrays import fill_false, isin
 from analyzer.findings.base import Context, Topic, arrow_strings, listing, pair_keys, plural
 from analyzer.findings.model import Finding
 from analyzer.findings.registry import rule
+from analyzer.findings.story import (
+    DELIVERED_SIGNINS,
+    MAILBOX_VIEW,
+    QUARANTINE,
+    SENDER_RESTRICTED,
+    TRACE_FROM_SENDER,
+    TRACE_MESSAGE_DETAIL,
+    TRACE_SENT,
+    USER_SIGNINS,
+    Moment,
+    Role,
+    Step,
+    Story,
+)
+
+#: What an inbound threat's findings tell: who had a copy delivered, when, and when it was
+#: taken out again (malware and phish alike).
+_INBOUND_INDICATORS = ("sender", "sender_domain", "subject", "message_id", "sender_ip", "url")
+
+
+def _threat_story(name: str, role: str) -> Story:
+    return Story(
+        roles=(Role(role, acts=False, of="delivered"),),
+        moments=(
+            Moment(
+                name + " from {domains} received ({total:copy/copies} in all)", about="recipients"
+            ),
+            Moment(
+                name + " delivered to {count:mailbox/mailboxes}: {mailboxes}",
+                rows="delivered",
+                about="delivered",
+            ),
+            Moment(
+                "{removed_by} removed the " + name.lower() + " from "
+                "{count:mailbox/mailboxes} after {dwell}",
+                rows="removed",
+                about="delivered",
+            ),
+        ),
+        steps=(DELIVERED_SIGNINS, TRACE_MESSAGE_DETAIL, TRACE_FROM_SENDER, QUARANTINE),
+        indicators=_INBOUND_INDICATORS,
+        needs_delivery=True,
+        malicious_mail=True,
+    )
+
+
+def _context_story(what: str, steps: tuple[Step, ...] = (QUARANTINE,)) -> Story:
+    """The story of a verdict that is usually protection working: its first row, who got it."""
+    return Story(
+        moments=(Moment(what + " ({total:copy/copies} in all)", about="recipients"),),
+        steps=steps,
+        indicators=("sender", "sender_domain", "subject", "message_id"),
+    )
+
 
 SPAM_SFV = ("SPM", "SKS", "SKB", "BLK")
 PHISH_CATEGORIES = ("PHSH", "HPHSH", "HPHISH", "PHISH", "SPOOF", "GIMP", "UIMP", "DIMP")
@@ -180,6 +234,7 @@ def _verdict_frame(ctx: Context) -> pd.DataFrame:
     id="malware-detected",
     severity="high/medium",
     summary="Messages with a malware verdict (high when a copy was delivered)",
+    story=_threat_story("Malware", "received delivered malware"),
 )
 def malware_detected(ctx: Context) -> list[Finding]:
     """Messages with a malware verdict, named by the malware found."""
@@ -199,6 +254,7 @@ def malware_detected(ctx: Context) -> list[Finding]:
     id="phish-detected",
     severity="high/medium",
     summary="Messages classified as phish or spoofing (high when a copy was delivered)",
+    story=_threat_story("Phish", "received a delivered phish"),
 )
 def phish_detected(ctx: Context) -> list[Finding]:
     """Messages the spam filter or Defender classified as phish or spoofing."""
@@ -219,6 +275,15 @@ def phish_detected(ctx: Context) -> list[Finding]:
     severity="high",
     summary="Mail from internal senders to outside recipients with a spam verdict",
     thresholds=("high_scl",),
+    story=Story(
+        roles=(Role("sent spam out", acts=True),),
+        moments=(
+            Moment("Spam sent out by {mailboxes} ({total:copy/copies} in all)"),
+            Moment("Last outbound spam of {mailboxes} cited", rows="last"),
+        ),
+        steps=(USER_SIGNINS, SENDER_RESTRICTED, TRACE_SENT, MAILBOX_VIEW),
+        indicators=("subject",),
+    ),
 )
 def outbound_spam(ctx: Context) -> list[Finding]:
     """Mail from internal senders to outside recipients with a spam verdict."""
@@ -239,6 +304,7 @@ def outbound_spam(ctx: Context) -> list[Finding]:
     severity="low",
     summary="Inbound and internal messages with a spam verdict (SFV, SCL)",
     thresholds=("high_scl",),
+    story=_context_story("Spam from {domains} received"),
 )
 def spam_verdict(ctx: Context) -> list[Finding]:
     """Inbound and internal messages with a spam verdict."""
@@ -260,6 +326,7 @@ def spam_verdict(ctx: Context) -> list[Finding]:
     summary="Messages with a bulk verdict",
     # a bulk message that is also spam (by its SCL) is reported as spam
     thresholds=("high_scl",),
+    story=_context_story("Bulk mail from {domains} received", steps=()),
 )
 def bulk_mail(ctx: Context) -> list[Finding]:
     """Messages with a bulk verdict (and no other)."""
@@ -274,7 +341,12 @@ def bulk_mail(ctx: Context) -> list[Finding]:
     )
 
 
-@rule(id="quarantined", severity="low", summary="Messages held in quarantine")
+@rule(
+    id="quarantined",
+    severity="low",
+    summary="Messages held in quarantine",
+    story=_context_story("Mail from {domains} held in quarantine"),
+)
 def quarantined(ctx: Context) -> list[Finding]:
     """Messages held in quarantine."""
     return _verdict_findings(
@@ -293,6 +365,29 @@ def quarantined(ctx: Context) -> list[Finding]:
     severity="medium",
     summary="Messages delivered to an internal inbox although their SCL says spam",
     thresholds=("high_scl",),
+    story=Story(
+        roles=(Role("received spam let through to the inbox", acts=False, of="recipients"),),
+        moments=(
+            Moment(
+                "Spam from {domains} delivered to the inbox despite its SCL "
+                "({total:copy/copies} in all)",
+                about="recipients",
+            ),
+        ),
+        steps=(
+            Step(
+                "Find the mail flow rules that set the SCL to -1 (bypass spam filtering)",
+                "Get-TransportRule | Where-Object {{ $_.SetSCL -eq -1 }} | Format-List "
+                "Name,State,Priority,Conditions,WhenChanged",
+            ),
+            Step(
+                "Check the tenant allow list for the senders",
+                "Get-TenantAllowBlockListItems -ListType Sender -Allow",
+            ),
+            TRACE_MESSAGE_DETAIL,
+        ),
+        indicators=("sender", "sender_domain", "subject", "message_id"),
+    ),
 )
 def delivered_despite_high_scl(ctx: Context) -> list[Finding]:
     """Messages delivered to an internal inbox although their SCL says spam."""

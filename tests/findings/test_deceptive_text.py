@@ -104,3 +104,22 @@ def test_accents_other_scripts_idn_and_emoji_are_not_hidden_characters():
         message_subject="Rechnung – Nr. 4471\u00a0(neu)",
     )
     assert of_rule(run(case_of(trace)), "hidden-characters") == []
+
+
+@near_miss("hidden-characters")
+def test_a_line_break_or_tab_in_a_subject_is_a_folded_header_not_a_trick():
+    # exports keep the line breaks of a folded Subject header (a multi-line quoted CSV field)
+    trace = Trace()
+    tenant_baseline(trace)
+    trace.mail(
+        10,
+        "alice@contoso.com",
+        "bob@contoso.com",
+        "f1",
+        message_subject="Meeting notes\r\nAction items\tfor Thursday",
+    )
+    assert of_rule(run(case_of(trace)), "hidden-characters") == []
+    # in an address a line break is never legitimate
+    trace.mail(11, "alice@contoso.com", "bob\n@contoso.com", "f2")
+    [finding] = of_rule(run(case_of(trace)), "hidden-characters")
+    assert finding.title.startswith("Address bob\\n@contoso.com")
