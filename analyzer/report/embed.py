@@ -19,15 +19,25 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from analyzer.case import Case
-from analyzer.chains import DIRECTIONS, FINAL_STATUSES
-from analyzer.report.chain_model import GAP_LONG, GAP_NOTABLE, RELATION_WORDS
+from analyzer.chains import (
+    DIRECTIONS,
+    FINAL_STATUSES,
+    GAP_LEVELS,
+    RELATED_MESSAGE_WORDS,
+    RELATED_RECIPIENT_WORDS,
+    RELATION_WORDS,
+)
 from analyzer.report.columns import column, int_column, join_list, seconds_to_ms, time_column
 from analyzer.report.detail import (
     CUSTOM_DATA_CHARS,
+    PER_RECIPIENT,
     RAW_EVENT_HEADINGS,
+    ROUTE_FACTS,
+    UNNAMED_RELATION_WORDS,
     VERDICT_LABELS,
     VERDICT_MEANINGS,
 )
+from analyzer.report.marks import script_words
 from analyzer.timestamps import DisplayZone
 
 _NS_PER_MS = 1_000_000
@@ -48,9 +58,12 @@ EMBEDDED_MESSAGE_COLUMNS = (
     "detail",  # 0 no events embedded, 1 all, 2 cut at the per-message cap
     "s:link",
 )
-#: Columns of the embedded recipients: the rows of the messages table.
+#: Columns of the embedded recipients: the rows of the messages table. ``order`` and
+#: ``depth`` are the chain model's lineage order within the message and depth.
 EMBEDDED_RECIPIENT_COLUMNS = (
     "m",
+    "order",
+    "depth",
     "s:recipient",
     "t:first_time",
     "s:final_status",
@@ -71,13 +84,20 @@ EMBEDDED_RECIPIENT_COLUMNS = (
     "s:pcl",
     "s:di",
     "s:country",
+    "s:connectors",
     "s:malware",
     "s:transport_rules",
     "s:conflict",
 )
-#: Columns of the embedded event rows behind the detail view.
+#: Columns of the embedded event rows behind the detail view, by message in chain order. The
+#: chain model: ``recipient_order`` is the ``order`` of the recipient whose timeline the row
+#: is in (-1: none), ``gap_ms`` the gap since its previous timeline event when shown (-1:
+#: none), ``gap_level`` that gap's level (an index of ``words.gap_levels``).
 EMBEDDED_EVENT_COLUMNS = (
     "m",
+    "recipient_order",
+    "gap_ms",
+    "gap_level",
     "s:recipient",
     "e:time",
     "s:time_basis",
@@ -227,6 +247,7 @@ def _recipient_strings(recipients: pa.Table) -> dict[str, Any]:
         "pcl": column(recipients, "pcl", pa.int64()).cast(pa.string()),
         "di": column(recipients, "di"),
         "country": column(recipients, "country"),
+        "connectors": column(recipients, "connectors"),
         "malware": column(recipients, "malware_name"),
         "transport_rules": join_list(column(recipients, "transport_rules")),
         "conflict": column(recipients, "conflict"),
@@ -331,6 +352,8 @@ def embedded_data(
         recipient_tokens,
         {
             "m": int_column(recipients.column("m")),
+            "order": int_column(recipients.column("order")),
+            "depth": int_column(recipients.column("depth")),
             "total_bytes": int_column(column(recipients, "total_bytes", pa.int64())),
             "deferral_count": int_column(column(recipients, "deferral_count", pa.int64())),
             "duration_ms": seconds_to_ms(column(recipients, "duration_seconds", pa.float64())),
@@ -344,6 +367,9 @@ def embedded_data(
         event_tokens,
         {
             "m": int_column(events.column("m")),
+            "recipient_order": int_column(events.column("recipient_order")),
+            "gap_ms": int_column(events.column("gap_ms")),
+            "gap_level": int_column(events.column("gap_level")),
             "input": int_column(pc.index_in(events.column("input_id"), value_set=input_index)),
             "line": int_column(events.column("line")),
             "timeline": int_column(column(events, "in_timeline", pa.bool_()).cast(pa.int8()), 1),
@@ -362,7 +388,7 @@ def embedded_data(
         },
     )
     return {
-        "schema": 1,
+        "schema": 2,
         "base": int(base_ms),
         "zone": {
             "name": zone.name,
@@ -398,15 +424,21 @@ def _ordered_links(
 
 
 def _detail_words() -> dict[str, Any]:
-    """The words of the detail view, for the page's script (its copies of ``chain_model``
-    and of the verdict words, until the chains model gives them once)."""
+    """The words of the detail view, once, for the page's script: the chain model's (relation
+    and related-message words, gap levels), the report's (verdicts, route facts, raw row
+    headings) and how hidden characters are marked (``marks``)."""
     return {
-        "relations": {k: list(v) for k, v in sorted(RELATION_WORDS.items())},
+        "relations": dict(sorted(RELATION_WORDS.items())),
+        "relation_unnamed": UNNAMED_RELATION_WORDS,
+        "related_messages": RELATED_MESSAGE_WORDS,
+        "related_recipient": RELATED_RECIPIENT_WORDS,
+        "gap_levels": list(GAP_LEVELS),
+        "route": [[key, label] for key, label in ROUTE_FACTS],
+        "per_recipient": PER_RECIPIENT,
         "verdicts": [[key, label] for key, label in VERDICT_LABELS],
         "verdict_meanings": VERDICT_MEANINGS,
-        "gap_notable_ms": GAP_NOTABLE * 1000,
-        "gap_long_ms": GAP_LONG * 1000,
         "raw_headings": list(RAW_EVENT_HEADINGS),
+        **script_words(),
     }
 
 
