@@ -820,6 +820,12 @@
     detailBody.replaceChildren(...nodes.filter(Boolean));
   }
 
+  /** Paper prints the open view alone (report.css, @media print): the body says one is open. */
+  function setOpenView(view, open) {
+    view.classList.toggle("open-view", open);
+    document.body.classList.toggle("view-open", open);
+  }
+
   function route() {
     const hash = location.hash;
     if (!detail) return;
@@ -835,10 +841,12 @@
         detailBody.replaceChildren(el("p", { class: "note", text: "No message with the id " + id + " is in this report." }));
       } else renderDetail(m);
       detail.hidden = false;
+      setOpenView(detail, true);
       detail.focus();
       detail.scrollIntoView();
     } else {
       detail.hidden = true;
+      setOpenView(detail, false);
     }
   }
   window.addEventListener("hashchange", route);

@@ -254,16 +254,6 @@ def test_hostile_subjects_are_shown_as_text_and_run_nothing(story_report, open_r
     assert report.console_errors == []
 
 
-def test_print_hides_controls_and_keeps_the_chosen_message(story_report, open_report):
-    page = open_report(story_report, "#message=" + story.OUTBOUND_ID).page
-    page.locator("#message-detail").wait_for(state="visible")
-    page.emulate_media(media="print")
-    assert page.locator("#q").is_hidden()
-    assert page.locator(".toc").is_hidden()
-    assert page.locator("#message-detail .timeline").first.is_visible()
-    assert page.locator("#findings").is_visible()
-
-
 @pytest.mark.parametrize(
     ("name", "viewport"),
     [("laptop", {"width": 1366, "height": 768}), ("narrow", {"width": 390, "height": 844})],
