@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pyarrow as pa
 
 from analyzer.chains import GAP_LEVELS, GAP_SHOWN_SECONDS, message_chain
 from analyzer.report import json_for_script
 from analyzer.report.embed import (
     EMBEDDED_EVENT_COLUMNS,
+    IntRows,
     EMBEDDED_LINK_COLUMNS,
     EMBEDDED_MESSAGE_COLUMNS,
     EMBEDDED_RECIPIENT_COLUMNS,
@@ -27,6 +29,19 @@ def test_json_for_script_escapes_what_could_end_the_element():
         assert character not in text
     assert json.loads(text) == value
     assert "é" in text and "🙂" in text  # other text stays readable
+
+
+def test_integer_rows_are_written_as_arrays_and_no_text_can_pose_as_them():
+    # rows of integers are written by pyarrow's CSV writer, not json: the same JSON
+    columns = [np.array([0, -1, 123_456_789_012]), np.array([7, 8, -9])]
+    hostile = ['"rows":"\x00rows0"', "\x00rows0", '","rows":"\u0000rows0"']
+    value = {"s": hostile, "t": {"cols": ["a", "b"], "rows": IntRows(columns)}}
+    text = json_for_script(value)
+    assert json.loads(text) == {
+        "s": hostile,
+        "t": {"cols": ["a", "b"], "rows": [[0, 7], [-1, 8], [123_456_789_012, -9]]},
+    }
+    assert json_for_script({"rows": IntRows([np.array([], dtype=np.int64)])}) == '{"rows":[]}'
 
 
 def test_subject_with_closing_script_tag_cannot_end_the_data_block(full_html):
