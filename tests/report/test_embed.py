@@ -11,11 +11,11 @@ from analyzer.chains import GAP_LEVELS, GAP_SHOWN_SECONDS, message_chain
 from analyzer.report import json_for_script
 from analyzer.report.embed import (
     EMBEDDED_EVENT_COLUMNS,
-    IntRows,
     EMBEDDED_LINK_COLUMNS,
     EMBEDDED_MESSAGE_COLUMNS,
     EMBEDDED_RECIPIENT_COLUMNS,
     Interner,
+    IntRows,
     zone_offsets,
 )
 from analyzer.timestamps import DisplayZone
