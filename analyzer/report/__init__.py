@@ -7,10 +7,11 @@ writes the file and returns its sha256; ``report_case`` runs chains and findings
 
 What the page holds:
 
-- Server-rendered (jinja2, autoescaped): header, evidence (inputs, coverage chart), overview
-  (counts, volume chart, top lists), findings, data quality, and in a focused report
-  (``--message``) the chosen message's chains. Charts are inline SVG drawn from geometry
-  computed here, so every label goes through autoescaping too.
+- Server-rendered (jinja2, autoescaped): header, evidence (inputs, when the case was last
+  verified, coverage chart), overview (counts, volume chart, top lists), findings, data
+  quality, and in a focused report (``--message``) the chosen message's chains. Charts are
+  inline SVG drawn from geometry computed here, so every label goes through autoescaping too.
+  Hidden characters of export text (bidi, zero-width, control) show as markers (``marks``).
 - One JSON data block (``<script type="application/json" id="report-data">``, escaped by
   ``json_for_script``) from which ``report.js`` renders the messages table and the message
   detail view. It is compact: tables are a column list plus arrays of rows, and every string
@@ -35,8 +36,11 @@ The modules, in the order the data flows:
 - ``evidence``, ``coverage``: the inputs, the time they cover, gaps, overlaps, truncation;
 - ``overview``, ``charts``: count tables, top lists, the coverage and volume charts;
 - ``findings_view``, ``quality``: findings by severity; data quality and what was capped;
-- ``chain_model``, ``detail``: the focused message (its chain's order, gaps and words);
+- ``detail``: the focused message, formatting the chain model of ``analyzer.chains`` (lineage
+  order and depth, gaps and their levels, relation words; ``selection`` computes them for
+  every selected row, so the page's script gets the same model) and its route facts;
 - ``embed``: the JSON data block of the page's script;
+- ``marks``: export text made visible: hidden characters as markers, breakable addresses;
 - ``render``: templates, inline assets and the Content-Security-Policy;
 - ``build``: ``ReportOptions`` and the functions above, which run them in order.
 """

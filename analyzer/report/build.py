@@ -14,7 +14,13 @@ from markupsafe import Markup
 
 from analyzer import __version__
 from analyzer.case import Case
-from analyzer.chains import DIRECTIONS, FINAL_STATUSES, Chains, build_chains
+from analyzer.chains import (
+    DIRECTIONS,
+    FINAL_STATUSES,
+    RELATED_RECIPIENT_WORDS,
+    Chains,
+    build_chains,
+)
 from analyzer.errors import AnalyzerError, OptionError
 from analyzer.findings.model import Finding
 from analyzer.report.charts import coverage_chart, volume_chart
@@ -22,7 +28,12 @@ from analyzer.report.context import CountRow, ReportContext
 from analyzer.report.coverage import coverage_gaps, coverage_overlaps
 from analyzer.report.detail import RAW_EVENT_HEADINGS, message_detail
 from analyzer.report.embed import embedded_data, json_for_script
-from analyzer.report.evidence import input_spans, input_views, truncation_warnings
+from analyzer.report.evidence import (
+    input_spans,
+    input_views,
+    truncation_warnings,
+    verification_view,
+)
 from analyzer.report.findings_view import severity_groups
 from analyzer.report.overview import direction_counts, status_counts, top_lists
 from analyzer.report.quality import caps_text, quality_view
@@ -131,6 +142,7 @@ def build_report_context(
     embedded = detail_events(
         chains.events,
         messages,
+        recipients,
         cited_message_keys(rows.findings),
         focus_key is not None,
         options.max_detail_events,
@@ -193,6 +205,7 @@ def build_report_context(
             f"{zone.format(times[0])} to {zone.format(times[1])}" if times else "no dated events"
         ),
         inputs=inputs,
+        verification=verification_view(case),
         coverage=coverage_chart(inputs, spans, zone),
         coverage_gaps=coverage_gaps(spans, zone),
         coverage_overlaps=coverage_overlaps(spans),
@@ -212,6 +225,7 @@ def build_report_context(
         statuses=FINAL_STATUSES,
         directions=DIRECTIONS,
         raw_event_headings=RAW_EVENT_HEADINGS,
+        related_recipient_words=RELATED_RECIPIENT_WORDS,
         table_rows=recipients.num_rows,
         data_json=Markup(json_for_script(data)),
         css=Markup(css),

@@ -5,8 +5,15 @@ This is the one file a template author reads. ``reports/templates/report.html`` 
 (``tests/report/test_context.py``) fails when a template names a field that is not here.
 
 Every string is plain text taken from the exports or written by msgtrace: the templates
-autoescape it, and none may be marked safe. Times are already formatted in the display zone
-and labelled (``2024-05-01 10:15:30 UTC``), unless a field says it is UTC.
+autoescape it, and none may be marked safe. Export text goes through the ``shown`` filter
+(``breakable`` for addresses, ids and paths), which marks hidden characters (bidi, zero-width,
+control) visibly; anything printed without them is marked as plain text
+(``analyzer.report.marks``). Times are already formatted in the display zone and labelled
+(``2024-05-01 10:15:30 UTC``), unless a field says it is UTC.
+
+The chain model of the focused message (``MessageDetailView``: recipient order and depth,
+relation words, gaps and their levels, related-message words) comes from
+``analyzer.chains``; the views hold it formatted, and the templates only lay it out.
 """
 
 from __future__ import annotations
@@ -207,6 +214,23 @@ class InputView:
 
 
 @dataclass(frozen=True)
+class VerificationView:
+    """When the case was last checked (``msgtrace verify``) and what was found.
+
+    Attributes:
+        summary: the line to show, e.g. ``last verified 2026-11-18T09:00:00.0000000Z: OK``,
+            ``not verified: run msgtrace verify CASE``; for exports read directly (no case
+            folder), a note saying there is no stored case to verify.
+        state: ``ok`` (verified, everything held, the case unchanged since), ``problems``
+            (problems found, or the record is unreadable), ``stale`` (verified, but the case
+            changed since), ``never`` (a case folder never verified) or ``in_memory``.
+    """
+
+    summary: str
+    state: str
+
+
+@dataclass(frozen=True)
 class EvidenceView:
     """One evidence row under a finding.
 
@@ -318,10 +342,14 @@ class EventView:
         event_id: the event (RECEIVE, DELIVER, FAIL...), "" for a status row without one.
         source: the component that logged it (SMTP, AGENT...).
         status: the recipient status the row reports.
-        related_recipient: the address an EXPAND, REDIRECT or RESOLVE row points to.
-        gap: the time since the recipient's previous timed event, e.g. ``+12 min 5 s``;
-            "" under a second, for the first event and outside the timeline.
-        gap_level: "", "gap" (at least 5 minutes) or "long-gap" (at least an hour).
+        related_recipient: the second address of an EXPAND, REDIRECT or RESOLVE row
+            (shown after ``ReportContext.related_recipient_words``, without an arrow: its
+            direction depends on the export).
+        gap: the chain model's gap since the recipient's previous timeline event with its
+            own time, e.g. ``+12 min 5 s``; "" under a second, for the first event and
+            outside the timeline.
+        gap_level: the model's level of that gap: "", "gap" (from 5 minutes) or "long-gap"
+            (from an hour).
         message_time_only: True when the export gives only the message's time, not the
             event's.
         in_timeline: False for a fact another export timed better: shown in the raw rows
@@ -365,17 +393,20 @@ class RecipientView:
 
     Attributes:
         address: the recipient's address, "" when the export names none.
-        depth: its depth in the recipient tree (0 for an addressed recipient, 1 for a member
-            of an expanded group...).
+        depth: the chain model's depth in the recipient tree (0 for an addressed recipient,
+            1 for a member of an expanded group...).
         parent: the address it came from (a group, a redirecting mailbox), "" for none.
-        relation: how it came from ``parent``, in words ("expanded from", "redirected
-            from"...); "from" when the chains give none.
+        relation: the model's words for how it came from ``parent`` ("expanded from",
+            "redirected from"...); "from" when the chains give none.
         final_status: the chains' final status of this recipient.
         status_code: the enhanced status code of the deciding reply (``5.1.1``), "" for none.
         smtp_reply: the deciding SMTP reply, "" for none.
         status_meaning: what that reply means, "" when unknown.
+        route: (label, value) of the route facts (From IP, To IP, country, connector, size)
+            that differ between the message's recipients, this recipient's value; the ones
+            they share are ``MessageDetailView.route``.
         verdicts: (label, value with its meaning) of the filtering verdicts the exports give
-            (SFV, SCL, PCL, DI, country, malware, transport rules).
+            (SFV, SCL, PCL, DI, malware, transport rules).
         duration: first to last event, e.g. ``4 min 10 s``; "" when unknown.
         deferrals: e.g. ``2 deferral(s), 35 min``; "" for none.
         conflict: what the exports disagree about, "" when they agree.
@@ -391,6 +422,7 @@ class RecipientView:
     status_code: str
     smtp_reply: str
     status_meaning: str
+    route: tuple[tuple[str, str], ...]
     verdicts: tuple[tuple[str, str], ...]
     duration: str
     deferrals: str
@@ -410,9 +442,13 @@ class MessageDetailView:
         first_time: when it was first seen.
         last_time: when it was last seen.
         direction: inbound, outbound or internal ("unknown" when the chains cannot tell).
-        total_bytes: its size, e.g. ``12,345 bytes``; "" when unknown.
-        recipients: its recipients, each parent followed by the recipients it led to.
-        related: (link id, relation in words, id, subject) of each message linked to it (a
+        route: (label, value) of what the admin center's details page shows of its route:
+            From IP, To IP, country (CTRY), connector and size (``12,345 bytes``), each when
+            known; a value that differs between recipients reads ``per recipient (below)``
+            and each recipient shows its own (``RecipientView.route``).
+        recipients: its recipients in the chain model's lineage order: each parent followed
+            by the recipients it led to.
+        related: (link id, the model's words, id, subject) of each message linked to it (a
             DSN, an inbox-rule forward); the link id is "" for a message not in the data.
         events_note: why its event rows are not embedded, "" when they are.
         raw_events: every embedded event row of the message, of any recipient.
@@ -425,7 +461,7 @@ class MessageDetailView:
     first_time: str
     last_time: str
     direction: str
-    total_bytes: str
+    route: tuple[tuple[str, str], ...]
     recipients: tuple[RecipientView, ...]
     related: tuple[tuple[str, str, str, str], ...]
     events_note: str
@@ -455,6 +491,7 @@ class ReportContext:
         totals: headline counts (events, messages, message x recipient rows, input files).
         time_range: first to last event time, or "no dated events".
         inputs: every input file (evidence section).
+        verification: when the case was last verified and the result (evidence section).
         coverage: the coverage chart, None when no input has a dated event.
         coverage_gaps: the times no input covers, in words.
         coverage_overlaps: per input, the inputs whose time ranges overlap it, in words.
@@ -471,6 +508,8 @@ class ReportContext:
         statuses: the final statuses, the choices of the messages table's status filter.
         directions: the directions, the choices of its direction filter.
         raw_event_headings: column headings of a message's raw event rows.
+        related_recipient_words: the words before an event's related recipient (the chain
+            model's ``RELATED_RECIPIENT_WORDS``).
         table_rows: rows of the messages table (message x recipient).
         data_json: the embedded data block the page's script reads.
         css: the inline stylesheet.
@@ -491,6 +530,7 @@ class ReportContext:
     totals: tuple[CountRow, ...]
     time_range: str
     inputs: tuple[InputView, ...]
+    verification: VerificationView
     coverage: CoverageChart | None
     coverage_gaps: tuple[str, ...]
     coverage_overlaps: tuple[str, ...]
@@ -506,6 +546,7 @@ class ReportContext:
     statuses: tuple[str, ...]
     directions: tuple[str, ...]
     raw_event_headings: tuple[str, ...]
+    related_recipient_words: str
     table_rows: int
     data_json: Markup
     css: Markup

@@ -1,13 +1,16 @@
 """The focused message (``--message``), rendered on the server, and the words of its view.
 
-``message_detail`` builds the ``MessageDetailView`` of ``_detail.html`` from the selected
-rows. The words (verdict labels and meanings, raw row headings) are also sent to the page's
-script, which draws the same view for any message of a full report.
+``message_detail`` formats the chain model of the focused message into the
+``MessageDetailView`` of ``_detail.html``: the recipients in the model's lineage order with
+their depth and relation words, each timeline event with the model's gap and level, the
+related messages in the model's words (``analyzer.chains``; the columns come from
+``selection``). It derives nothing. The words (verdict labels and meanings, route facts, raw
+row headings) are also sent to the page's script, which formats the same model for any
+message of a full report.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -15,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from analyzer.case import Case
-from analyzer.report.chain_model import RELATION_WORDS, gap_level, lineage_order
+from analyzer.chains import GAP_LEVELS, RELATED_MESSAGE_WORDS, RELATION_WORDS
 from analyzer.report.context import EventView, MessageDetailView, RecipientView
 from analyzer.timestamps import DisplayZone, duration_text, iso_utc
 
@@ -46,7 +49,6 @@ VERDICT_LABELS = (
     ("scl", "Spam confidence level (SCL)"),
     ("pcl", "Phishing confidence level (PCL)"),
     ("di", "Delivery disposition (DI)"),
-    ("country", "Country of origin"),
     ("malware_name", "Malware"),
     ("transport_rules", "Transport rules"),
 )
@@ -76,6 +78,27 @@ VERDICT_MEANINGS = {
 }
 
 
+#: What the admin center's message details page shows of a message's route: (recipients
+#: column, label). Shown once for the message when every recipient has the same value, else
+#: per recipient.
+ROUTE_FACTS = (
+    ("from_ip", "From IP"),
+    ("to_ip", "To IP"),
+    ("country", "Country (CTRY)"),
+    ("connectors", "Connector"),
+    ("total_bytes", "Size"),
+)
+#: The message fact of a route value that differs between recipients.
+PER_RECIPIENT = "per recipient (below)"
+#: How a child recipient's relation reads when the chains name none (as ``message_chain``).
+UNNAMED_RELATION_WORDS = "from"
+
+
+def size_words(size: int | None) -> str:
+    """A message size as the detail view shows it: ``12,345 bytes``, "" when unknown."""
+    return "" if size is None or size < 0 else f"{size:,} bytes"
+
+
 def verdict_text(key: str, value: Any) -> str:
     """A verdict's value with its meaning when known: ``SPM (spam)``; lists joined by ``, ``."""
     if isinstance(value, list):
@@ -102,8 +125,10 @@ def message_detail(
     Args:
         focus_key: the message's key.
         messages: the selected messages (row ``m``).
-        recipients: their recipient rows (with ``m``).
-        events: the embedded event rows (``selection.detail_events``).
+        recipients: their recipient rows (``selection.Selection.recipients``: ``m``, the
+            model's ``order`` and ``depth``, ``connectors``).
+        events: the embedded event rows (``selection.detail_events``: the model's
+            ``gap_ms``, ``gap_level`` and ``recipient_order``).
         also_seen: other places each event was read from, by event key.
         links: the links from or to the selected messages.
         link_ids: per message, the id it is linked by.
@@ -119,20 +144,15 @@ def message_detail(
     message = messages.slice(m, 1).to_pylist()[0]
     paths = case.input_paths()
     rows = recipients.filter(pc.equal(recipients.column("m"), m)).to_pylist()
+    rows.sort(key=lambda row: row["order"])  # the model's lineage order
     message_events = events.filter(pc.equal(events.column("m"), m)).to_pylist()
-    by_recipient: dict[str, list[dict[str, Any]]] = {}
+    by_recipient: dict[int, list[EventView]] = {}
+    raw_events = []
     for event in message_events:
-        by_recipient.setdefault((event["recipient_address"] or "").lower(), []).append(event)
-
-    def event_view(event: dict[str, Any], gap: str = "", level: str = "") -> EventView:
-        return _event_view(event, gap, level, zone, paths, also_seen)
-
-    recipient_views = []
-    # order, depth and gaps: chain_model's copies until analyzer.chains computes them
-    for row, depth in lineage_order(rows):
-        address = row["recipient_address"] or ""
-        timeline = _timeline(by_recipient.get(address.lower(), []), event_view)
-        recipient_views.append(_recipient_view(row, depth, timeline))
+        view = _event_view(event, zone, paths, also_seen)
+        raw_events.append(view)
+        by_recipient.setdefault(event["recipient_order"], []).append(view)
+    shared, differing = route_facts(rows, message.get("total_bytes"))
     return MessageDetailView(
         network_message_id=message.get("network_message_id") or "",
         message_id=message.get("message_id") or "",
@@ -141,50 +161,62 @@ def message_detail(
         first_time=zone.format(message.get("first_time")),
         last_time=zone.format(message.get("last_time")),
         direction=message.get("direction") or "unknown",
-        total_bytes=""
-        if message.get("total_bytes") is None
-        else f"{message['total_bytes']:,} bytes",
-        recipients=tuple(recipient_views),
+        route=shared,
+        recipients=tuple(
+            _recipient_view(row, differing, tuple(by_recipient.get(row["order"], [])))
+            for row in rows
+        ),
         related=_related(focus_key, messages, links, link_ids),
         events_note=events_note if not message_events else "",
         # all rows, also those of an address no recipient row has (the timelines miss them)
-        raw_events=tuple(event_view(event) for event in message_events),
+        raw_events=tuple(raw_events),
     )
 
 
-def _timeline(
-    items: list[dict[str, Any]], event_view: Callable[[dict[str, Any], str, str], EventView]
-) -> tuple[EventView, ...]:
-    """A recipient's events with the gap since the previous timed event of its timeline
-    (to come from the chains model with ``chain_model``)."""
-    views = []
-    previous = None
-    for event in items:
-        stamp = event["event_time"]
-        in_timeline = event.get("in_timeline") is not False
-        own_time = event.get("time_basis") != "message"
-        gap, level = "", ""
-        if in_timeline and own_time and stamp is not None:
-            if previous is not None:
-                seconds = (pd.Timestamp(stamp) - pd.Timestamp(previous)).total_seconds()
-                if seconds >= 1:
-                    gap = "+" + duration_text(seconds)
-                    level = gap_level(seconds)
-            previous = stamp
-        views.append(event_view(event, gap, level))
-    return tuple(views)
+def _route_value(key: str, value: Any) -> str:
+    if key == "total_bytes":
+        return size_words(value)
+    return "" if value is None else str(value)
+
+
+def route_facts(
+    rows: list[dict[str, Any]], message_bytes: int | None
+) -> tuple[tuple[tuple[str, str], ...], frozenset[str]]:
+    """The route facts of a message (``ROUTE_FACTS``) the way the detail view shows them.
+
+    Args:
+        rows: the message's recipient rows.
+        message_bytes: the message's size (used when no recipient row has one).
+
+    Returns:
+        ``(shared, differing)``: the (label, value) facts the message shows (``PER_RECIPIENT``
+        for a value that differs between recipients; a recipient without a value differs
+        from one with a value, so nothing is attributed to a recipient that did not have
+        it), and the keys each recipient shows for itself.
+    """
+    shared = []
+    differing = set()
+    for key, label in ROUTE_FACTS:
+        values = {_route_value(key, row.get(key)) for row in rows}
+        if key == "total_bytes" and values <= {""}:
+            values = {size_words(message_bytes)}
+        if len(values) > 1:
+            differing.add(key)
+            shared.append((label, PER_RECIPIENT))
+        elif values and (value := values.pop()):
+            shared.append((label, value))
+    return tuple(shared), frozenset(differing)
 
 
 def _event_view(
     event: dict[str, Any],
-    gap: str,
-    level: str,
     zone: DisplayZone,
     paths: dict[str, str],
     also_seen: dict[str, str],
 ) -> EventView:
     stamp = event["event_time"]
     nanos = None if stamp is None else pd.Timestamp(stamp).value
+    gap_ms = event["gap_ms"]
     return EventView(
         time=zone.format(stamp),
         time_utc=iso_utc(nanos) or "-",
@@ -193,8 +225,9 @@ def _event_view(
         source=event["source"] or "",
         status=event["recipient_status"] or "",
         related_recipient=event["related_recipient_address"] or "",
-        gap=gap,
-        gap_level=level,
+        # the model's gap, as the page's script shows it: from the same whole milliseconds
+        gap="" if gap_ms < 0 else "+" + duration_text(gap_ms / 1000),
+        gap_level=GAP_LEVELS[event["gap_level"]] if gap_ms >= 0 else "",
         message_time_only=event.get("time_basis") == "message",
         in_timeline=event.get("in_timeline") is not False,
         input=paths.get(event["input_id"] or "", event["input_id"] or ""),
@@ -210,24 +243,31 @@ def _event_view(
 
 
 def _recipient_view(
-    row: dict[str, Any], depth: int, events: tuple[EventView, ...]
+    row: dict[str, Any], differing: frozenset[str], events: tuple[EventView, ...]
 ) -> RecipientView:
     verdicts = tuple(
         (label, verdict_text(key, row.get(key)))
         for key, label in VERDICT_LABELS
         if row.get(key) not in (None, "", [])
     )
+    route = tuple(
+        (label, _route_value(key, row.get(key)))
+        for key, label in ROUTE_FACTS
+        if key in differing and _route_value(key, row.get(key))
+    )
     duration = row.get("duration_seconds")
     deferral_count = row.get("deferral_count") or 0
+    relation = row.get("recipient_relation") or ""
     return RecipientView(
         address=row["recipient_address"] or "",
-        depth=depth,
+        depth=row["depth"],
         parent=row.get("parent_recipient") or "",
-        relation=(row.get("recipient_relation") or "from").replace("_", " "),
+        relation=RELATION_WORDS.get(relation, UNNAMED_RELATION_WORDS),
         final_status=row["final_status"] or "Unknown",
         status_code=row.get("status_code") or "",
         smtp_reply=row.get("smtp_reply") or "",
         status_meaning=row.get("status_meaning") or "",
+        route=route,
         verdicts=verdicts,
         duration="" if duration is None else duration_text(duration),
         deferrals=(
@@ -243,18 +283,20 @@ def _recipient_view(
 def _related(
     focus_key: str, messages: pa.Table, links: pa.Table, link_ids: list[str]
 ) -> tuple[tuple[str, str, str, str], ...]:
-    """(link id, relation words, id, subject) of the messages linked to the focused one."""
+    """(link id, the model's words, id, subject) of the messages linked to the focused one."""
     keys = messages.column("message_key").to_pylist()
     subjects = messages.column("message_subject").to_pylist()
     network_ids = messages.column("network_message_id").to_pylist()
     index_of = {key: index for index, key in enumerate(keys)}
     related = []
     for link in links.to_pylist():
-        words = RELATION_WORDS.get(link["relation"], (link["relation"], link["relation"]))
+        words = RELATED_MESSAGE_WORDS.get(link["relation"], {})
         if link["message_key"] == focus_key:
-            other, said = index_of.get(link["related_message_key"] or ""), words[0]
+            other = index_of.get(link["related_message_key"] or "")
+            said = words.get("this_is_related_to", link["relation"])
         elif link["related_message_key"] == focus_key:
-            other, said = index_of.get(link["message_key"]), words[1]
+            other = index_of.get(link["message_key"])
+            said = words.get("related_is_about_this", link["relation"])
         else:
             continue
         if other is None:

@@ -17,17 +17,28 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 
 from analyzer.case import Case
-from analyzer.chains import DIRECTIONS, FINAL_STATUSES
-from analyzer.report.chain_model import GAP_LONG, GAP_NOTABLE, RELATION_WORDS
+from analyzer.chains import (
+    DIRECTIONS,
+    FINAL_STATUSES,
+    GAP_LEVELS,
+    RELATED_MESSAGE_WORDS,
+    RELATED_RECIPIENT_WORDS,
+    RELATION_WORDS,
+)
 from analyzer.report.columns import column, int_column, join_list, seconds_to_ms, time_column
 from analyzer.report.detail import (
     CUSTOM_DATA_CHARS,
+    PER_RECIPIENT,
     RAW_EVENT_HEADINGS,
+    ROUTE_FACTS,
+    UNNAMED_RELATION_WORDS,
     VERDICT_LABELS,
     VERDICT_MEANINGS,
 )
+from analyzer.report.marks import script_words
 from analyzer.timestamps import DisplayZone
 
 _NS_PER_MS = 1_000_000
@@ -48,9 +59,12 @@ EMBEDDED_MESSAGE_COLUMNS = (
     "detail",  # 0 no events embedded, 1 all, 2 cut at the per-message cap
     "s:link",
 )
-#: Columns of the embedded recipients: the rows of the messages table.
+#: Columns of the embedded recipients: the rows of the messages table. ``order`` and
+#: ``depth`` are the chain model's lineage order within the message and depth.
 EMBEDDED_RECIPIENT_COLUMNS = (
     "m",
+    "order",
+    "depth",
     "s:recipient",
     "t:first_time",
     "s:final_status",
@@ -71,13 +85,20 @@ EMBEDDED_RECIPIENT_COLUMNS = (
     "s:pcl",
     "s:di",
     "s:country",
+    "s:connectors",
     "s:malware",
     "s:transport_rules",
     "s:conflict",
 )
-#: Columns of the embedded event rows behind the detail view.
+#: Columns of the embedded event rows behind the detail view, by message in chain order. The
+#: chain model: ``recipient_order`` is the ``order`` of the recipient whose timeline the row
+#: is in (-1: none), ``gap_ms`` the gap since its previous timeline event when shown (-1:
+#: none), ``gap_level`` that gap's level (an index of ``words.gap_levels``).
 EMBEDDED_EVENT_COLUMNS = (
     "m",
+    "recipient_order",
+    "gap_ms",
+    "gap_level",
     "s:recipient",
     "e:time",
     "s:time_basis",
@@ -101,13 +122,41 @@ EMBEDDED_EVENT_COLUMNS = (
 EMBEDDED_LINK_COLUMNS = ("m", "related_m", "s:relation", "s:reference", "input", "line")
 
 
+class IntRows:
+    """The rows of an embedded table, all integers: written into the JSON as an array of
+    arrays by pyarrow's CSV writer (``json`` would make a Python int of every number: four
+    times slower on the 5 million numbers of a large report).
+
+    Attributes:
+        columns: the table's columns (numpy integer arrays of one length).
+    """
+
+    def __init__(self, columns: Sequence[np.ndarray]) -> None:
+        self.columns = list(columns)
+
+    def __len__(self) -> int:
+        return len(self.columns[0]) if self.columns else 0
+
+    def to_json(self) -> str:
+        """``[[1,2],[3,4]]``: the rows as a JSON array of arrays of integers."""
+        if not len(self):
+            return "[]"
+        table = pa.table({str(i): pa.array(c, pa.int64()) for i, c in enumerate(self.columns)})
+        sink = pa.BufferOutputStream()
+        options = pacsv.WriteOptions(include_header=False, batch_size=65_536, quoting_style="none")
+        pacsv.write_csv(table, sink, options)
+        lines = sink.getvalue().to_pybytes().rstrip(b"\n")
+        return "[[" + lines.replace(b"\n", b"],[").decode("ascii") + "]]"
+
+
 def json_for_script(obj: Any) -> str:
     """Serialize ``obj`` as JSON that is safe inside a ``<script>`` element.
 
     ``<``, ``>`` and ``&`` become ``\\u003c``, ``\\u003e``, ``\\u0026`` (so ``</script>`` or
     ``<!--`` in a subject cannot end or alter the element), and U+2028 / U+2029 are escaped
     too. The output is compact and deterministic (keys keep their insertion order, which the
-    report builds in a fixed order).
+    report builds in a fixed order). An ``IntRows`` value (only as the value of a ``"rows"``
+    key of a dict, in dicts nested in dicts) is written as its array of arrays of integers.
 
     Args:
         obj: JSON-serializable data.
@@ -115,15 +164,34 @@ def json_for_script(obj: Any) -> str:
     Returns:
         The JSON text, ready to place between ``<script type="application/json">`` tags.
     """
-    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    fragments: list[str] = []
+
+    def placeholders(value: Any) -> Any:
+        if isinstance(value, dict):
+            swapped = {}
+            for key, item in value.items():
+                if isinstance(item, IntRows):
+                    assert key == "rows", "IntRows only as the value of a 'rows' key"
+                    fragments.append(item.to_json())
+                    item = f"\x00rows{len(fragments) - 1}"
+                swapped[key] = placeholders(item)
+            return swapped
+        return value  # lists are data (the strings, offsets): never rows of a table
+
+    text = json.dumps(placeholders(obj), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     # These characters only ever occur inside JSON strings, where \uXXXX means the same.
-    return (
+    text = (
         text.replace("&", "\\u0026")
         .replace("<", "\\u003c")
         .replace(">", "\\u003e")
         .replace("\u2028", "\\u2028")
         .replace("\u2029", "\\u2029")
     )
+    # A quote outside a string is never escaped and one inside always is, so '"rows":"..."'
+    # occurs only where a placeholder stands, never inside an export's text.
+    for index, fragment in enumerate(fragments):
+        text = text.replace(f'"rows":"\\u0000rows{index}"', '"rows":' + fragment, 1)
+    return text
 
 
 class Interner:
@@ -177,13 +245,6 @@ class Interner:
         return self._indexes[self._starts[token] : self._starts[token + 1]]
 
 
-def _rows(columns: list[np.ndarray]) -> list[list[int]]:
-    if not columns or len(columns[0]) == 0:
-        return []
-    rows: list[list[int]] = np.column_stack(columns).tolist()
-    return rows
-
-
 def _encode(
     names: Sequence[str],
     interner: Interner,
@@ -195,7 +256,7 @@ def _encode(
     for name in names:
         kind, _, key = name.rpartition(":")
         columns.append(interner.index(string_tokens[key]) if kind == "s" else numbers[key])
-    return {"cols": list(names), "rows": _rows(columns)}
+    return {"cols": list(names), "rows": IntRows(columns)}
 
 
 def _message_strings(messages: pa.Table, link_ids: list[str]) -> dict[str, Any]:
@@ -227,6 +288,7 @@ def _recipient_strings(recipients: pa.Table) -> dict[str, Any]:
         "pcl": column(recipients, "pcl", pa.int64()).cast(pa.string()),
         "di": column(recipients, "di"),
         "country": column(recipients, "country"),
+        "connectors": column(recipients, "connectors"),
         "malware": column(recipients, "malware_name"),
         "transport_rules": join_list(column(recipients, "transport_rules")),
         "conflict": column(recipients, "conflict"),
@@ -331,6 +393,8 @@ def embedded_data(
         recipient_tokens,
         {
             "m": int_column(recipients.column("m")),
+            "order": int_column(recipients.column("order")),
+            "depth": int_column(recipients.column("depth")),
             "total_bytes": int_column(column(recipients, "total_bytes", pa.int64())),
             "deferral_count": int_column(column(recipients, "deferral_count", pa.int64())),
             "duration_ms": seconds_to_ms(column(recipients, "duration_seconds", pa.float64())),
@@ -344,6 +408,9 @@ def embedded_data(
         event_tokens,
         {
             "m": int_column(events.column("m")),
+            "recipient_order": int_column(events.column("recipient_order")),
+            "gap_ms": int_column(events.column("gap_ms")),
+            "gap_level": int_column(events.column("gap_level")),
             "input": int_column(pc.index_in(events.column("input_id"), value_set=input_index)),
             "line": int_column(events.column("line")),
             "timeline": int_column(column(events, "in_timeline", pa.bool_()).cast(pa.int8()), 1),
@@ -362,7 +429,7 @@ def embedded_data(
         },
     )
     return {
-        "schema": 1,
+        "schema": 2,
         "base": int(base_ms),
         "zone": {
             "name": zone.name,
@@ -398,15 +465,21 @@ def _ordered_links(
 
 
 def _detail_words() -> dict[str, Any]:
-    """The words of the detail view, for the page's script (its copies of ``chain_model``
-    and of the verdict words, until the chains model gives them once)."""
+    """The words of the detail view, once, for the page's script: the chain model's (relation
+    and related-message words, gap levels), the report's (verdicts, route facts, raw row
+    headings) and how hidden characters are marked (``marks``)."""
     return {
-        "relations": {k: list(v) for k, v in sorted(RELATION_WORDS.items())},
+        "relations": dict(sorted(RELATION_WORDS.items())),
+        "relation_unnamed": UNNAMED_RELATION_WORDS,
+        "related_messages": RELATED_MESSAGE_WORDS,
+        "related_recipient": RELATED_RECIPIENT_WORDS,
+        "gap_levels": list(GAP_LEVELS),
+        "route": [[key, label] for key, label in ROUTE_FACTS],
+        "per_recipient": PER_RECIPIENT,
         "verdicts": [[key, label] for key, label in VERDICT_LABELS],
         "verdict_meanings": VERDICT_MEANINGS,
-        "gap_notable_ms": GAP_NOTABLE * 1000,
-        "gap_long_ms": GAP_LONG * 1000,
         "raw_headings": list(RAW_EVENT_HEADINGS),
+        **script_words(),
     }
 
 

@@ -1,4 +1,5 @@
-"""The evidence section: every input file, the time it covers, and exports that look cut.
+"""The evidence section: every input file, the time it covers, exports that look cut, and
+when the case was last verified.
 
 An input covers the time of its own events and of its rows merged into an event another
 input had first (duplicates), so overlapping exports show as overlapping.
@@ -6,13 +7,22 @@ input had first (duplicates), so overlapping exports show as overlapping.
 
 from __future__ import annotations
 
+import shlex
+
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from analyzer.case import Case
-from analyzer.report.context import InputView
+from analyzer.report.context import InputView, VerificationView
 from analyzer.timestamps import DisplayZone
+from analyzer.verify import last_verification
+
+#: What the evidence section says of exports read directly, without a case folder.
+IN_MEMORY_NOTE = (
+    "read from the export files directly, without a case folder: there is no stored case to "
+    "verify (msgtrace ingest makes one; msgtrace verify then checks it)"
+)
 
 #: (input number, first, last): the time an input covers, as aware UTC timestamps.
 Span = tuple[int, pd.Timestamp, pd.Timestamp]
@@ -113,3 +123,21 @@ def truncation_warnings(case: Case) -> tuple[str, ...]:
                 "the rest of the time range separately."
             )
     return tuple(warnings)
+
+
+def verification_view(case: Case) -> VerificationView:
+    """When the case was last verified and what was found (``analyzer.verify``), in words.
+
+    A case folder never verified says how to verify it (the ready-to-run command); exports
+    read directly have no stored case to verify.
+    """
+    if case.path is None:
+        return VerificationView(IN_MEMORY_NOTE, "in_memory")
+    last = last_verification(case)
+    if last is None:
+        return VerificationView(
+            f"not verified: run msgtrace verify {shlex.quote(str(case.path))}", "never"
+        )
+    if last.verified_at is None or not last.ok:
+        return VerificationView(last.summary, "problems")
+    return VerificationView(last.summary, "ok" if last.current else "stale")

@@ -19,6 +19,7 @@ import jinja2
 
 from analyzer.errors import AnalyzerError
 from analyzer.report.context import ReportContext
+from analyzer.report.marks import breakable, finalize, shown
 
 #: The Content-Security-Policy of every report: nothing may be fetched, posted or framed.
 #: Only the page's own inline style and script run, pinned by their sha256.
@@ -49,11 +50,14 @@ def environment() -> jinja2.Environment:
     """The jinja2 environment of the report templates (built once, then shared; read only).
 
     Autoescaping is on and undefined names raise, so a template naming a field the context
-    does not have fails instead of printing nothing.
+    does not have fails instead of printing nothing. Export text shows its hidden characters
+    as markers (``analyzer.report.marks``): styled where a template uses the ``shown`` or
+    ``breakable`` filter, as plain text everywhere else (``finalize``).
     """
     env = jinja2.Environment(
         loader=jinja2.FunctionLoader(_read_template),
         autoescape=True,
+        finalize=finalize,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -62,6 +66,8 @@ def environment() -> jinja2.Environment:
     env.filters["quote_id"] = lambda value: quote(str(value), safe="")
     env.filters["thousands"] = lambda value: f"{int(value):,}"
     env.filters["sentence"] = lambda value: str(value)[:1].upper() + str(value)[1:]
+    env.filters["shown"] = shown
+    env.filters["breakable"] = breakable
     return env
 
 

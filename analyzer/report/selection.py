@@ -4,6 +4,11 @@ A full report holds every message and recipient; a focused report (``--message``
 message, the messages linked to it and the findings citing them. Messages are numbered by
 their place in time order (``m``, the index the embedded data uses). The event rows behind
 the detail view are capped: messages cited by findings first, then the newest.
+
+The chain model of a message (``analyzer.chains``: lineage order and depth per recipient,
+the gap before each timeline event and its level) is computed here once, column-wise, for
+every selected row; the focused HTML (``detail``) and the page's script (``embed``) only
+format these columns.
 """
 
 from __future__ import annotations
@@ -16,8 +21,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from analyzer.arrays import one_array, take_or_null, to_numpy_bool
 from analyzer.case import Case
-from analyzer.chains import Chains, resolve_message
+from analyzer.chains import GAP_SHOWN_SECONDS, Chains, lineage_order, resolve_message, timeline_gaps
 from analyzer.findings.model import Finding
 from analyzer.report.columns import int_column
 
@@ -28,8 +34,9 @@ class Selection:
 
     Attributes:
         messages: the messages in time order (unknown time last, ties by key): row ``m``.
-        recipients: their recipient rows with ``m`` and ``_address_lower``, sorted by
-            message, then address.
+        recipients: their recipient rows with ``m``, ``_address_lower``, the chain model's
+            ``order`` (place in the message's lineage order) and ``depth``, and
+            ``connectors`` (see ``recipient_connectors``), sorted by message, then address.
         links: the links from or to those messages (the other end may be missing).
         findings: the findings the report shows (in a focused report, those citing its
             messages).
@@ -77,6 +84,13 @@ def select_rows(chains: Chains, findings: Sequence[Finding], message: str | None
     recipients = chains.recipients.filter(
         pc.is_in(chains.recipients.column("message_key"), value_set=message_keys)
     )
+    # the chain model's lineage order, on the rows in the chains' own order (as message_chain)
+    order, depth = lineage_order(recipients)
+    recipients = recipients.append_column("order", pa.array(order, pa.int64()))
+    recipients = recipients.append_column("depth", pa.array(depth, pa.int64()))
+    recipients = recipients.append_column(
+        "connectors", recipient_connectors(chains.events, recipients)
+    )
     recipients = _with_message_index(recipients, message_keys)
     recipients = recipients.sort_by(
         [("m", "ascending"), ("_address_lower", "ascending"), ("recipient_address", "ascending")]
@@ -97,6 +111,67 @@ def select_rows(chains: Chains, findings: Sequence[Finding], message: str | None
         event_count=_event_count(chains, selected_keys, focus_key),
         link_ids=_message_link_ids(messages),
     )
+
+
+def _filled(values: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """One array, null as "" (text) or -1 (numbers): pairs compare nulls as equal."""
+    array = one_array(values)
+    return pc.fill_null(array, "" if pa.types.is_string(array.type) else -1)
+
+
+def pair_index(
+    left: tuple[pa.ChunkedArray | pa.Array, pa.ChunkedArray | pa.Array],
+    right: tuple[pa.ChunkedArray | pa.Array, pa.ChunkedArray | pa.Array],
+) -> np.ndarray:
+    """For each row's pair of values in ``left`` (e.g. message, address), the row of
+    ``right`` holding the same pair (the first one), -1 when none does.
+
+    Each half of a pair is encoded over both sides as small integers and the two codes make
+    one 64-bit key, so the lookup hashes integers, not joined texts.
+    """
+    count = len(left[0])
+    codes = []
+    sizes = []
+    for ours, theirs in zip(left, right, strict=True):
+        encoded = pc.dictionary_encode(pa.concat_arrays([_filled(ours), _filled(theirs)]))
+        codes.append(np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64))
+        sizes.append(len(encoded.dictionary))
+    keys = codes[0] * sizes[1] + codes[1]
+    return int_column(pc.index_in(pa.array(keys[:count]), value_set=pa.array(keys[count:])))
+
+
+def recipient_connectors(events: pa.Table, recipients: pa.Table) -> pa.Array:
+    """The connectors each recipient's rows name (``connector_id``), in the order the chain
+    first names them, joined by ``, ``; null when none does.
+
+    The chains keep no connector per recipient; the admin center's details page shows one.
+    Exchange names the connector on the rows of each recipient (extended reports, tracking
+    logs, enhanced summaries), so a recipient's connectors are those of its own rows.
+    """
+    nothing = pa.nulls(recipients.num_rows, pa.string())
+    if "connector_id" not in events.column_names or recipients.num_rows == 0:
+        return nothing
+    connector = events.column("connector_id")
+    named = events.select(["message_key", "recipient_key", "connector_id"]).filter(
+        pc.fill_null(pc.not_equal(pc.utf8_trim_whitespace(connector), ""), False)
+    )
+    if named.num_rows == 0:
+        return nothing
+    named = named.append_column("_row", pa.array(np.arange(named.num_rows), pa.int64()))
+    # each connector once per recipient, at its first row; use_threads=False keeps the order
+    first = named.group_by(
+        ["message_key", "recipient_key", "connector_id"], use_threads=False
+    ).aggregate([("_row", "min")])
+    first = first.sort_by([("_row_min", "ascending")])
+    listed = first.group_by(["message_key", "recipient_key"], use_threads=False).aggregate(
+        [("connector_id", "list")]
+    )
+    text = pc.binary_join(listed.column("connector_id_list"), ", ")
+    found = pair_index(
+        (recipients.column("message_key"), recipients.column("recipient_address")),
+        (listed.column("message_key"), listed.column("recipient_key")),
+    )
+    return take_or_null(text, found)
 
 
 def _sorted_messages(messages: pa.Table) -> pa.Table:
@@ -156,9 +231,10 @@ class DetailEvents:
     """The event rows embedded for the detail view.
 
     Attributes:
-        events: the rows (``DETAIL_EVENT_COLUMNS`` plus ``m``, ``detail``, ``client`` and
-            ``server``), sorted by message index, recipient, time, lifecycle rank, input and
-            line.
+        events: the rows (``DETAIL_EVENT_COLUMNS`` plus ``m``, ``detail``, ``client``,
+            ``server`` and the chain model's ``gap_ms``, ``gap_level`` and
+            ``recipient_order``), by message index, then in chain order (recipient, time,
+            lifecycle rank, sequence, input, line).
         state: per message, 0 (no events embedded), 1 (all) or 2 (cut at the per-message cap).
         note: what was left out, in words ("" when nothing).
     """
@@ -172,6 +248,7 @@ class DetailEvents:
 DETAIL_EVENT_COLUMNS = (
     "message_key",
     "recipient_address",
+    "recipient_key",
     "event_time",
     "time_basis",
     "event_id",
@@ -200,20 +277,24 @@ DETAIL_EVENT_COLUMNS = (
 def detail_events(
     chain_events: pa.Table,
     messages: pa.Table,
+    recipients: pa.Table,
     cited: list[str],
     focused: bool,
     max_detail_events: int,
     max_events_per_message: int,
 ) -> DetailEvents:
-    """Pick the event rows to embed for the detail view, within the caps.
+    """Pick the event rows to embed for the detail view, within the caps, with their model.
 
     Messages cited by findings come first, then the newest messages; events are taken per
     message (at most ``max_events_per_message``) until ``max_detail_events``. A focused
-    report embeds its few messages in full up to the per-message cap.
+    report embeds its few messages in full up to the per-message cap. Each row gets the
+    chain model's gap (``analyzer.chains.timeline_gaps``, over all rows of its message, so a
+    per-message cut does not change it) and the lineage place of its recipient.
 
     Args:
         chain_events: the chains' events.
         messages: the selected messages (``Selection.messages``).
+        recipients: their recipient rows (``Selection.recipients``: ``m`` and ``order``).
         cited: keys of the messages findings cite.
         focused: whether this is a focused report.
         max_detail_events: event rows to embed across all messages.
@@ -230,7 +311,8 @@ def detail_events(
     events = chain_events.select(shown).append_column("m", pa.array(m))
     per_message = np.bincount(m[m >= 0], minlength=messages.num_rows).astype(np.int64)
     if messages.num_rows == 0 or not per_message.any():
-        return DetailEvents(_with_shown_columns(events.slice(0, 0)), state, "")
+        empty = _with_model_columns(events.slice(0, 0), recipients)
+        return DetailEvents(_with_shown_columns(empty), state, "")
     capped = np.minimum(per_message, max_events_per_message)
     cited_mask = np.asarray(
         pc.is_in(message_keys, value_set=pa.array(cited, pa.string())).to_numpy(
@@ -247,24 +329,13 @@ def detail_events(
     state[chosen] = np.where(per_message[chosen] > capped[chosen], 2, 1)
 
     keep = pc.is_in(events.column("m"), value_set=pa.array(np.sort(chosen), pa.int64()))
-    events = events.filter(keep)
-    events = events.append_column(
-        "_recipient_lower", pc.utf8_lower(pc.fill_null(events.column("recipient_address"), ""))
-    )
-    events = events.append_column("_input", pc.fill_null(events.column("input_id"), ""))
-    events = events.sort_by(
-        [
-            ("m", "ascending"),
-            ("_recipient_lower", "ascending"),
-            ("event_time", "ascending"),
-            ("lifecycle_rank", "ascending"),
-            ("_input", "ascending"),
-            ("line", "ascending"),
-        ]
-    )
+    # whole messages in chain order: what the chain model's gaps are computed over
+    events = _with_model_columns(events.filter(keep), recipients)
+    events = events.append_column("_position", pa.array(np.arange(events.num_rows), pa.int64()))
+    events = events.sort_by([("m", "ascending"), ("_position", "ascending")])
     m_sorted = events.column("m").to_numpy()
     position = np.arange(len(m_sorted)) - np.searchsorted(m_sorted, m_sorted, side="left")
-    events = events.filter(pa.array(position < max_events_per_message))
+    events = events.filter(pa.array(position < max_events_per_message)).drop_columns(["_position"])
 
     notes = []
     left_out = int(np.count_nonzero(state == 0) - np.count_nonzero(per_message == 0))
@@ -281,6 +352,39 @@ def detail_events(
             "only their first rows are embedded"
         )
     return DetailEvents(_with_shown_columns(events), state, "; ".join(notes))
+
+
+def _with_model_columns(events: pa.Table, recipients: pa.Table) -> pa.Table:
+    """The chain model of each event row (rows of whole messages, in chain order):
+
+    - ``gap_ms``: the gap since the previous timeline event of its recipient
+      (``timeline_gaps``) in whole milliseconds when renderers show it (from
+      ``GAP_SHOWN_SECONDS``), else -1;
+    - ``gap_level``: that gap's level (``GAP_LEVELS`` index: 0, 1 "gap", 2 "long-gap");
+    - ``recipient_order``: the ``order`` of the recipient row the event belongs to (its
+      ``recipient_key`` is that row's address; as in ``message_chain``, rows about no
+      recipient belong to a recipient without address only when it is the message's only
+      one), -1 for none.
+    """
+    gaps, levels = timeline_gaps(events)
+    shown = ~np.isnan(gaps) & (gaps >= GAP_SHOWN_SECONDS)
+    gap_ms = np.full(len(gaps), -1, dtype=np.int64)
+    gap_ms[shown] = np.round(gaps[shown] * 1000).astype(np.int64)
+    row = pair_index(
+        (events.column("m"), events.column("recipient_key")),
+        (recipients.column("m"), recipients.column("recipient_address")),
+    )
+    recipient_order = int_column(recipients.column("order"))
+    found = np.full(len(row), -1, dtype=np.int64)
+    found[row >= 0] = recipient_order[row[row >= 0]]
+    if len(found):
+        message = int_column(events.column("m"))
+        counts = np.bincount(int_column(recipients.column("m")), minlength=int(message.max()) + 1)
+        blank = to_numpy_bool(pc.equal(pc.fill_null(events.column("recipient_key"), ""), ""))
+        found[blank & (counts[message] != 1)] = -1
+    events = events.append_column("gap_ms", pa.array(gap_ms, pa.int64()))
+    events = events.append_column("gap_level", pa.array(levels.astype(np.int64), pa.int64()))
+    return events.append_column("recipient_order", pa.array(found, pa.int64()))
 
 
 def _with_shown_columns(events: pa.Table) -> pa.Table:

@@ -1,7 +1,10 @@
 /* msgtrace report: the messages table and the message detail view.
  *
  * Everything is rendered from the one embedded JSON block (#report-data). Untrusted export
- * values only ever reach the page through textContent and createElement, never as markup.
+ * values only ever reach the page through textContent and createElement, never as markup,
+ * and their hidden characters (bidi, zero-width, control) show as markers (textNodes).
+ * The message detail formats the chain model computed in Python (analyzer.chains: lineage
+ * order and depth, gaps and their levels, the words of relations): nothing is derived here.
  * Nothing here makes a network request: exports are blob downloads made on the page.
  */
 (function () {
@@ -77,17 +80,33 @@
     rel = wall - offsetAt(rel)[1] * 60000;
     return rel;
   }
+  /** Python's round(): halves to the even neighbour. */
+  function roundHalfEven(value) {
+    const rounded = Math.round(value);
+    return Math.abs(value % 1) === 0.5 && rounded % 2 ? rounded - 1 : rounded;
+  }
+  /** A duration (whole ms) as analyzer.timestamps.duration_text writes it: the two largest
+   *  units, rounded to the smaller of the two (3 d 22 h 59 min 40 s reads 3 d 23 h); under a
+   *  second, milliseconds. "" when unknown (-1). */
   function duration(ms) {
     if (ms < 0) return "";
-    if (ms < 1000) return ms + " ms";
-    let rest = Math.round(ms / 1000);
+    if (ms < 1000) return ms ? ms + " ms" : "0 s";
+    const seconds = ms / 1000;
+    const step = seconds >= 86400 ? 3600 : seconds >= 3600 ? 60 : 1;
+    let rest = roundHalfEven(seconds / step) * step;
     const parts = [];
     for (const [unit, size] of [["d", 86400], ["h", 3600], ["min", 60], ["s", 1]]) {
       const value = Math.floor(rest / size);
       rest -= value * size;
-      if (value) parts.push(value + " " + unit);
+      parts.push([value, unit]);
     }
-    return parts.slice(0, 2).join(" ") || "0 s";
+    const first = parts.findIndex(([value]) => value > 0);
+    if (first < 0) return "0 s";
+    return parts
+      .slice(first, first + 2)
+      .filter(([value]) => value > 0)
+      .map(([value, unit]) => value + " " + unit)
+      .join(" ");
   }
   function bytes(value) {
     if (value < 0) return "";
@@ -96,23 +115,77 @@
     return value + " B";
   }
 
+  // ---------------------------------------------------------------- text
+  // Export text is attacker-written. Its hidden characters (the ranges of
+  // analyzer.report.marks, sent in D.words) show as markers such as ⟨U+202E⟩ in their own
+  // style, so that invoice\u202efdp.exe cannot display as invoiceexe.pdf; the exports (CSV,
+  // JSON) keep the exact text. Addresses, ids and paths may wrap after @ . / \ _ - : (<wbr>),
+  // not in the middle of a word.
+  const W = D.words;
+  const codePoint = (value) => "\\u{" + value.toString(16) + "}";
+  const HIDDEN_CLASS =
+    "[" + W.hidden_ranges.map(([first, last]) => codePoint(first) + "-" + codePoint(last)).join("") + "]";
+  const HIDDEN = new RegExp(HIDDEN_CLASS, "u");
+  const HIDDEN_PIECES = new RegExp("(" + HIDDEN_CLASS + ")", "u");
+  const BREAKS = new RegExp("([" + W.break_after.replace(/[\\\]\-^]/g, "\\$&") + "])");
+
+  function marker(character) {
+    const hex = character.codePointAt(0).toString(16).toUpperCase().padStart(4, "0");
+    return W.hidden_marker[0] + hex + W.hidden_marker[1];
+  }
+  /** Text with its hidden characters as markers, as plain text (for attributes). */
+  function markedText(value) {
+    if (!HIDDEN.test(value)) return value;
+    return value.split(HIDDEN_PIECES).map((piece, i) => (i % 2 ? marker(piece) : piece)).join("");
+  }
+  /** Export text as nodes: hidden characters as styled markers; with ``breaks``, a <wbr>
+   *  after each separator of addresses, ids and paths. Never markup. */
+  function textNodes(value, breaks) {
+    const text = value === null || value === undefined ? "" : String(value);
+    if (!breaks && !HIDDEN.test(text)) return document.createTextNode(text);
+    const fragment = document.createDocumentFragment();
+    text.split(HIDDEN_PIECES).forEach((piece, i) => {
+      if (i % 2) {
+        const mark = document.createElement("span");
+        mark.className = "hidden-char";
+        mark.title = W.hidden_title;
+        mark.textContent = marker(piece);
+        fragment.appendChild(mark);
+      } else if (!breaks) {
+        if (piece) fragment.appendChild(document.createTextNode(piece));
+      } else {
+        piece.split(BREAKS).forEach((part, j) => {
+          if (part) fragment.appendChild(document.createTextNode(part));
+          if (j % 2) fragment.appendChild(document.createElement("wbr"));
+        });
+      }
+    });
+    return fragment;
+  }
+
   // ---------------------------------------------------------------- DOM helpers
-  /** Create an element; string children become text nodes (never markup). */
+  /** Create an element; string children and ``text`` become text (``textNodes``), ``ids``
+   *  breakable text (addresses, ids, paths); never markup. */
   function el(tag, attrs, ...children) {
     const node = document.createElement(tag);
     if (attrs) {
       for (const [key, value] of Object.entries(attrs)) {
         if (value === null || value === undefined || value === false) continue;
         if (key === "class") node.className = value;
-        else if (key === "text") node.textContent = value;
+        else if (key === "text") node.appendChild(textNodes(value, false));
+        else if (key === "ids") node.appendChild(textNodes(value, true));
+        else if (key === "title" || key === "aria-label") node.setAttribute(key, markedText(value));
         else node.setAttribute(key, value === true ? "" : value);
       }
     }
     for (const child of children) {
       if (child === null || child === undefined || child === false) continue;
-      node.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
+      node.appendChild(typeof child === "string" ? textNodes(child, false) : child);
     }
     return node;
+  }
+  function sentence(text) {
+    return text.charAt(0).toUpperCase() + text.slice(1);
   }
   function statusClass(status) {
     return "badge st-" + (D.statuses.indexOf(status) >= 0 ? status : "Unknown");
@@ -286,21 +359,21 @@
       const reply = S[row[RC.smtp_reply]] || S[row[RC.status_code]];
       const cells = [
         el("td", { class: "time", text: displayTime(row[RC.first_time]) }),
-        el("td", { class: "id", text: S[message[MC.sender]] }),
-        el("td", { class: "id", text: S[row[RC.recipient]] }),
+        el("td", { class: "id", ids: S[message[MC.sender]] }),
+        el("td", { class: "id", ids: S[row[RC.recipient]] }),
         el(
           "td",
           { class: "subject" },
           el("a", { href: messageHref(row[RC.m]), text: subject || "(no subject)" })
         ),
         el("td", null, el("span", { class: statusClass(status), text: status })),
-        el("td", { text: S[row[RC.direction]] }),
+        el("td", { class: "direction", text: S[row[RC.direction]] }),
         el("td", {
           class: "id reply",
           title: reply.length > REPLY_CHARS ? reply : S[row[RC.status_meaning]] || null,
-          text: reply.length > REPLY_CHARS ? reply.slice(0, REPLY_CHARS) + "…" : reply,
+          ids: reply.length > REPLY_CHARS ? reply.slice(0, REPLY_CHARS) + "…" : reply,
         }),
-        el("td", { class: "id ip", text: S[row[RC.from_ip]] }),
+        el("td", { class: "id ip", ids: S[row[RC.from_ip]] }),
         el("td", { class: "num", text: bytes(row[RC.total_bytes]) }),
       ];
       // Narrow screens show each row as a card; the labels name the fields there.
@@ -376,13 +449,18 @@
       ["message_id", (row, msg) => S[msg[MC.message_id]]],
     ];
 
-    /** Same rule as analyzer.search.excel_safe: a leading = + - @ tab or CR gets a quote. */
+    /** The formula guard of every CSV cell: a ' before = + - @ tab CR (and before a ' already
+     *  there) wherever a spreadsheet could start a cell: at the start of the value, and after
+     *  ; tab CR LF and " inside it. A spreadsheet that splits lines on ; or tab (or that loses
+     *  the quoting) starts cells at those places, so no cell it makes can start a formula
+     *  (e.g. Invoice;=1+1;@SUM(9*9)). Removing that one ' gives back the exact value. */
+    const FORMULA_START = /(?<=^|[;\t\r\n"])(?=[=+\-@\t\r'])/g;
     function excelSafe(value) {
-      return /^[=+\-@\t\r]/.test(value) ? "'" + value : value;
+      return value.replace(FORMULA_START, "'");
     }
+    /** Every field quoted (RFC 4180), after the formula guard. */
     function csvField(value) {
-      const safe = excelSafe(value);
-      return /[",\r\n]/.test(safe) ? '"' + safe.replace(/"/g, '""') + '"' : safe;
+      return '"' + excelSafe(value).replace(/"/g, '""') + '"';
     }
     function download(name, type, text) {
       const url = URL.createObjectURL(new Blob([text], { type: type }));
@@ -393,7 +471,7 @@
       setTimeout(() => URL.revokeObjectURL(url), 0);
     }
     document.getElementById("export-csv").addEventListener("click", () => {
-      const lines = [EXPORT_COLUMNS.map((c) => c[0]).join(",")];
+      const lines = [EXPORT_COLUMNS.map((c) => csvField(c[0])).join(",")];
       for (const i of state.filtered) {
         const row = ROWS[i];
         const msg = MSG[row[RC.m]];
@@ -458,63 +536,32 @@
     return range ? EVENTS.slice(range[0], range[1]) : [];
   }
 
-  function fact(label, value, className) {
+  /** A fact of a definition list; ``breaks`` for addresses, ids and paths. */
+  function fact(label, value, className, breaks) {
     if (!value) return null;
-    return el("div", null, el("dt", { text: label }), el("dd", { class: className || null, text: value }));
+    const attrs = { class: className || null };
+    attrs[breaks ? "ids" : "text"] = value;
+    return el("div", null, el("dt", { text: label }), el("dd", attrs));
   }
 
-  const WORDS = D.words;
-
   function verdictText(key, value) {
-    const meanings = WORDS.verdict_meanings[key] || {};
+    const meanings = W.verdict_meanings[key] || {};
     const meaning = meanings[value.toUpperCase()];
     return meaning ? value + " (" + meaning + ")" : value;
   }
 
-  function lineageOrder(rows) {
-    const byAddress = new Map();
-    for (const row of rows) byAddress.set(S[row[RC.recipient]].toLowerCase(), row);
-    const children = new Map();
-    const roots = [];
-    for (const row of rows) {
-      const parent = S[row[RC.parent]].toLowerCase();
-      const self = S[row[RC.recipient]].toLowerCase();
-      if (parent && parent !== self && byAddress.has(parent)) {
-        if (!children.has(parent)) children.set(parent, []);
-        children.get(parent).push(row);
-      } else roots.push(row);
-    }
-    const ordered = [];
-    const seen = new Set();
-    const visit = (row, depth) => {
-      const address = S[row[RC.recipient]].toLowerCase();
-      if (seen.has(address)) return;
-      seen.add(address);
-      ordered.push([row, depth]);
-      for (const child of children.get(address) || []) visit(child, depth + 1);
-    };
-    roots.forEach((row) => visit(row, 0));
-    rows.forEach((row) => visit(row, 0));
-    return ordered;
-  }
-
+  /** A recipient's timeline: its rows of the timeline, each after the model's gap mark. */
   function timeline(events) {
     const list = el("ol", { class: "timeline" });
-    let previous = -1;
     for (const event of events) {
       if (!event[EC.timeline]) continue;
       const ticks = event[EC.time];
       const ownTime = S[event[EC.time_basis]] !== "message";
-      if (ownTime && ticks >= 0) {
-        if (previous >= 0) {
-          const gapMs = Math.floor((ticks - previous) / 10000);
-          if (gapMs >= 1000) {
-            const level =
-              gapMs >= WORDS.gap_long_ms ? "long-gap" : gapMs >= WORDS.gap_notable_ms ? "gap" : "";
-            list.appendChild(el("li", { class: "gap-mark " + level, text: "+" + duration(gapMs) }));
-          }
-        }
-        previous = ticks;
+      if (event[EC.gap_ms] >= 0) {
+        const level = W.gap_levels[event[EC.gap_level]] || "";
+        list.appendChild(
+          el("li", { class: "gap-mark " + level, "aria-label": "gap", text: "+" + duration(event[EC.gap_ms]) })
+        );
       }
       const eventId = S[event[EC.event_id]];
       list.appendChild(
@@ -534,12 +581,17 @@
           ),
           el("span", { class: "ev-id", text: eventId || "status" }),
           S[event[EC.source]] ? el("span", { class: "ev-source", text: " " + S[event[EC.source]] }) : null,
-          S[event[EC.status]] ? el("span", { class: "ev-status", text: S[event[EC.status]] }) : null,
+          S[event[EC.status]] ? el("span", { class: "ev-status", ids: S[event[EC.status]] }) : null,
           S[event[EC.related_recipient]]
-            ? el("span", { class: "ev-related" }, "→ ", el("span", { class: "id", text: S[event[EC.related_recipient]] }))
+            ? el(
+                "span",
+                { class: "ev-related" },
+                sentence(W.related_recipient) + " ",
+                el("span", { class: "id", ids: S[event[EC.related_recipient]] })
+              )
             : null,
-          S[event[EC.detail]] ? el("span", { class: "ev-detail", text: S[event[EC.detail]] }) : null,
-          el("span", { class: "ev-where", text: where(event) })
+          S[event[EC.detail]] ? el("span", { class: "ev-detail", ids: S[event[EC.detail]] }) : null,
+          el("span", { class: "ev-where", ids: where(event) })
         )
       );
     }
@@ -551,54 +603,91 @@
     return input + (event[EC.line] >= 0 ? ":" + event[EC.line] : "");
   }
 
+  /** The messages linked to ``m``, in the chain model's words for each side of the link. */
   function relatedList(m) {
     const items = [];
     for (const link of LINKS) {
       const relation = S[link[LC.relation]];
-      const words = WORDS.relations[relation] || [relation, relation];
+      const words = W.related_messages[relation] || {};
       let other;
       let said;
       if (link[LC.m] === m) {
         other = link[LC.related_m];
-        said = words[0];
+        said = words.this_is_related_to || relation;
       } else if (link[LC.related_m] === m) {
         other = link[LC.m];
-        said = words[1];
+        said = words.related_is_about_this || relation;
       } else continue;
-      said = said.charAt(0).toUpperCase() + said.slice(1) + " ";
+      said = sentence(said) + " ";
       if (other < 0) {
-        items.push(el("li", null, said + "a message not in the data ", el("span", { class: "id", text: S[link[LC.reference]] })));
+        items.push(
+          el("li", null, said + "a message not in the data ", el("span", { class: "id", ids: S[link[LC.reference]] }))
+        );
         continue;
       }
       const subject = S[MSG[other][MC.subject]] || S[MSG[other][MC.link]];
       items.push(
-        el("li", null, said, el("a", { href: messageHref(other), text: subject }), " ", el("span", { class: "id", text: S[MSG[other][MC.link]] }))
+        el(
+          "li",
+          null,
+          said,
+          el("a", { href: messageHref(other), text: subject }),
+          " ",
+          el("span", { class: "id", ids: S[MSG[other][MC.link]] })
+        )
       );
     }
     return items;
   }
 
-  function relationWords(relation) {
-    const words = (relation || "from").replace(/_/g, " ");
-    return words.charAt(0).toUpperCase() + words.slice(1);
+  /** A route fact of a recipient row (From IP, To IP, country, connector, size). */
+  function routeValue(row, key) {
+    if (key === "total_bytes") {
+      return row[RC.total_bytes] >= 0 ? row[RC.total_bytes].toLocaleString("en-US") + " bytes" : "";
+    }
+    return S[row[RC[key]]];
+  }
+
+  /** The route facts every recipient shares (for the message) and the keys that differ. */
+  function routeFacts(message, rows) {
+    const shared = [];
+    const differing = new Set();
+    for (const [key, label] of W.route) {
+      let values = new Set(rows.map((row) => routeValue(row, key)));
+      if (key === "total_bytes" && (values.size === 0 || (values.size === 1 && values.has("")))) {
+        values = new Set([message[MC.total_bytes] >= 0 ? message[MC.total_bytes].toLocaleString("en-US") + " bytes" : ""]);
+      }
+      if (values.size > 1) {
+        differing.add(key);
+        shared.push(fact(label, W.per_recipient, "route"));
+      } else if (values.size === 1) {
+        const [value] = values;
+        shared.push(fact(label, value, "route", true));
+      }
+    }
+    return [shared, differing];
   }
 
   function renderDetail(m) {
     const message = MSG[m];
     const subject = S[message[MC.subject]] || "(no subject)";
+    const rows = [];
+    for (const row of ROWS) if (row[RC.m] === m) rows.push(row);
+    rows.sort((a, b) => a[RC.order] - b[RC.order]); // the model's lineage order
+    const [shared, differing] = routeFacts(message, rows);
     const nodes = [];
     nodes.push(el("h3", { text: subject }));
     nodes.push(
       el(
         "dl",
         { class: "message-facts" },
-        fact("Sender", S[message[MC.sender]], "id"),
-        fact("Network message id", S[message[MC.network_message_id]] || "-", "id"),
-        fact("Internet message id", S[message[MC.message_id]] || "-", "id"),
+        fact("Sender", S[message[MC.sender]], "id", true),
+        fact("Network message id", S[message[MC.network_message_id]] || "-", "id", true),
+        fact("Internet message id", S[message[MC.message_id]] || "-", "id", true),
         fact("First seen", displayTime(message[MC.first_time])),
         fact("Last seen", displayTime(message[MC.last_time])),
         fact("Direction", S[message[MC.direction]] || "unknown"),
-        fact("Size", message[MC.total_bytes] >= 0 ? message[MC.total_bytes].toLocaleString("en-US") + " bytes" : ""),
+        ...shared,
         fact("Recipients", message[MC.recipient_count] >= 0 ? String(message[MC.recipient_count]) : "")
       )
     );
@@ -628,16 +717,15 @@
         })
       );
     }
-    const byRecipient = new Map();
+    const byRecipient = new Map(); // the model: each row's recipient, by its lineage order
     for (const event of events) {
-      const key = S[event[EC.recipient]].toLowerCase();
-      if (!byRecipient.has(key)) byRecipient.set(key, []);
-      byRecipient.get(key).push(event);
+      const order = event[EC.recipient_order];
+      if (order < 0) continue;
+      if (!byRecipient.has(order)) byRecipient.set(order, []);
+      byRecipient.get(order).push(event);
     }
-    const rows = [];
-    for (const row of ROWS) if (row[RC.m] === m) rows.push(row);
     nodes.push(el("h3", { text: "Recipients (" + rows.length + ")" }));
-    for (const [row, depth] of lineageOrder(rows)) {
+    for (const row of rows) {
       const address = S[row[RC.recipient]];
       const status = S[row[RC.final_status]] || "Unknown";
       const reply = S[row[RC.smtp_reply]] || S[row[RC.status_code]];
@@ -645,23 +733,25 @@
         "dl",
         { class: "facts" },
         reply
-          ? el("div", { class: "wide" }, el("dt", { text: "Deciding reply" }), el("dd", null, el("code", { text: reply }), S[row[RC.status_meaning]] ? " · " + S[row[RC.status_meaning]] : ""))
+          ? el("div", { class: "wide" }, el("dt", { text: "Deciding reply" }), el("dd", null, el("code", { ids: reply }), S[row[RC.status_meaning]] ? " · " + S[row[RC.status_meaning]] : ""))
           : null,
+        ...W.route.filter(([key]) => differing.has(key)).map(([key, label]) => fact(label, routeValue(row, key), "route", true)),
         fact("First to last event", row[RC.duration_ms] >= 0 ? duration(row[RC.duration_ms]) : ""),
         fact("Deferrals", row[RC.deferral_count] > 0 ? row[RC.deferral_count] + " deferral(s), " + duration(Math.max(row[RC.deferral_ms], 0)) : ""),
-        ...WORDS.verdicts.map(([key, label]) => {
+        ...W.verdicts.map(([key, label]) => {
           const column = key === "malware_name" ? RC.malware : RC[key];
           return fact(label, S[row[column]] ? verdictText(key, S[row[column]]) : "");
         })
       );
-      const recipientEvents = byRecipient.get(address.toLowerCase()) || [];
+      const recipientEvents = byRecipient.get(row[RC.order]) || [];
+      const relation = W.relations[S[row[RC.relation]]] || W.relation_unnamed;
       nodes.push(
         el(
           "article",
-          { class: "recipient depth-" + Math.min(depth, 4), "aria-label": "Recipient " + address },
-          el("h4", null, el("span", { class: "id", text: address || "(no recipient)" }), " ", el("span", { class: statusClass(status), text: status })),
+          { class: "recipient depth-" + Math.min(row[RC.depth], 4), "aria-label": "Recipient " + address },
+          el("h4", null, el("span", { class: "id", ids: address || "(no recipient)" }), " ", el("span", { class: statusClass(status), text: status })),
           S[row[RC.parent]]
-            ? el("p", { class: "lineage" }, relationWords(S[row[RC.relation]]) + " ", el("span", { class: "id", text: S[row[RC.parent]] }))
+            ? el("p", { class: "lineage" }, sentence(relation) + " ", el("span", { class: "id", ids: S[row[RC.parent]] }))
             : null,
           facts,
           S[row[RC.conflict]] ? el("p", { class: "warn-text", text: "Conflict: " + S[row[RC.conflict]] }) : null,
@@ -698,27 +788,27 @@
             el(
               "td",
               { class: "wrap where" },
-              where(event),
+              textNodes(where(event), true),
               report ? el("span", { class: "muted raw-basis", text: report }) : null
             ),
-            el("td", { class: "id", text: S[event[EC.recipient]] }),
+            el("td", { class: "id", ids: S[event[EC.recipient]] }),
             el("td", { text: S[event[EC.event_id]] || "status" }),
             el("td", { text: event[EC.timeline] ? "yes" : "no" }),
-            el("td", { class: "wrap", text: S[event[EC.status]] }),
-            el("td", { class: "wrap", text: S[event[EC.detail]] }),
+            el("td", { class: "wrap", ids: S[event[EC.status]] }),
+            el("td", { class: "wrap", ids: S[event[EC.detail]] }),
             el("td", { text: S[event[EC.source]] }),
-            el("td", { class: "id", text: S[event[EC.related_recipient]] }),
-            el("td", { class: "wrap", text: S[event[EC.reference]] }),
-            el("td", { class: "wrap", text: S[event[EC.client]] }),
-            el("td", { class: "wrap", text: S[event[EC.server]] }),
-            el("td", { class: "wrap", text: S[event[EC.also_seen]] }),
+            el("td", { class: "id", ids: S[event[EC.related_recipient]] }),
+            el("td", { class: "wrap", ids: S[event[EC.reference]] }),
+            el("td", { class: "wrap", ids: S[event[EC.client]] }),
+            el("td", { class: "wrap", ids: S[event[EC.server]] }),
+            el("td", { class: "wrap", ids: S[event[EC.also_seen]] }),
             el("td", { class: "wrap custom", text: S[event[EC.custom_data]] })
           )
         );
         // Narrow screens and paper show each row as a block; the labels name the fields there.
-        Array.from(body.lastChild.cells).forEach((cell, i) => cell.setAttribute("data-label", WORDS.raw_headings[i]));
+        Array.from(body.lastChild.cells).forEach((cell, i) => cell.setAttribute("data-label", W.raw_headings[i]));
       }
-      const head = el("tr", null, ...WORDS.raw_headings.map((h) => el("th", { scope: "col", text: h })));
+      const head = el("tr", null, ...W.raw_headings.map((h) => el("th", { scope: "col", text: h })));
       nodes.push(
         el(
           "div",
@@ -728,6 +818,12 @@
       );
     }
     detailBody.replaceChildren(...nodes.filter(Boolean));
+  }
+
+  /** Paper prints the open view alone (report.css, @media print): the body says one is open. */
+  function setOpenView(view, open) {
+    view.classList.toggle("open-view", open);
+    document.body.classList.toggle("view-open", open);
   }
 
   function route() {
@@ -745,10 +841,12 @@
         detailBody.replaceChildren(el("p", { class: "note", text: "No message with the id " + id + " is in this report." }));
       } else renderDetail(m);
       detail.hidden = false;
+      setOpenView(detail, true);
       detail.focus();
       detail.scrollIntoView();
     } else {
       detail.hidden = true;
+      setOpenView(detail, false);
     }
   }
   window.addEventListener("hashchange", route);

@@ -74,6 +74,17 @@ def story_report(story_case, tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def edge_report(tmp_path_factory) -> Path:
+    """The full report of the edge cases (nested expansion, hostile text), written to disk."""
+    from analyzer.report import ReportOptions, write_report
+
+    case, chains, findings = story.build_edge(tmp_path_factory.mktemp("edge-exports"))
+    path = tmp_path_factory.mktemp("edge-report") / "edge.html"
+    write_report(case, chains, findings, ReportOptions(generated_at=GENERATED_AT), path)
+    return path
+
+
 #: The bundled sample exports (every format and encoding) and their phish: three recipients,
 #: 36 rows in seven exports.
 SAMPLES = Path(__file__).resolve().parent.parent.parent / "samples"

@@ -10,6 +10,17 @@ it works whatever the test package layout). Three extended reports (UTF-8), with
 - a distribution group expanded to two members, one deferred for two hours,
 - 125 routine messages over four days; input 2 overlaps input 1 (duplicate rows), and a
   day-long gap separates input 3 from the others; input 3 has one ragged (rejected) row.
+
+And a second, smaller case of edge cases (``build_edge``), in one file whose name holds a
+bidi control:
+
+- a nested expansion: all@ expands to team@ and frank@, team@ to dave@ and erin@ (depth 2);
+  dave's delivery comes 6 minutes after the expansion (a gap), erin's 2 hours later (a long
+  gap); frank@ is redirected to an outside address, sent to its own IP through its own
+  connector (route facts that differ per recipient);
+- hostile text: a recipient whose bidi override makes ``invoice\u202efdp.exe`` display as
+  ``invoiceexe.pdf``, a sender with a zero-width space, a subject with a formula after a
+  ``;`` and a tab (``Invoice;=1+1;@SUM(9*9)``), an escape sequence and a word joiner.
 """
 
 from __future__ import annotations
@@ -322,5 +333,154 @@ def build(folder: Path):
     """Write the story's exports into ``folder`` and run the pipeline: (case, chains, findings)."""
     paths = write_exports(folder)
     case = load_sources([str(p) for p in paths])
+    chains = build_chains(case)
+    return case, chains, run_findings(case, chains)
+
+
+NESTED_ID = "66666666-aaaa-4aaa-8aaa-000000000006"
+HOSTILE_ID = "77777777-aaaa-4aaa-8aaa-000000000007"
+#: Displays as ``invoiceexe.pdf@evil.example`` when shown raw.
+BIDI_RECIPIENT = "invoice\u202efdp.exe@evil.example"
+ZERO_WIDTH_SENDER = "pay\u200broll@contoso.com"
+SPLIT_FORMULA = "Invoice;=1+1;@SUM(9*9)\t-2+3 \x1b[2J\u2060done"
+#: The edge case's file name: a bidi override and an isolate in it.
+EDGE_FILE = "edge_\u202etxt.csv\u2066.csv"
+
+
+def edge_rows() -> list[dict[str, str]]:
+    """The rows of the edge cases (nested expansion, hostile text)."""
+    t = START + timedelta(days=6)
+    nested = _message(
+        NESTED_ID, "<all-6@contoso.com>", "carol@contoso.com", "All hands", "Originating", 5_000
+    )
+    via = {"connector_id": "Default EX01", "original_client_ip": "10.0.0.8"}
+    rows = [
+        _row(
+            t,
+            event_id="RECEIVE",
+            source="SMTP",
+            recipient_address="all@contoso.com",
+            recipient_status="To",
+            **via,
+            **nested,
+        ),
+        # Exchange logs an expansion with the member as recipient and the group as related
+        _row(
+            t + timedelta(seconds=1),
+            event_id="EXPAND",
+            source="ROUTING",
+            recipient_address="team@contoso.com",
+            related_recipient_address="all@contoso.com",
+            **nested,
+        ),
+        _row(
+            t + timedelta(seconds=1),
+            event_id="EXPAND",
+            source="ROUTING",
+            recipient_address="frank@contoso.com",
+            related_recipient_address="all@contoso.com",
+            **nested,
+        ),
+        _row(
+            t + timedelta(seconds=2),
+            event_id="EXPAND",
+            source="ROUTING",
+            recipient_address="dave@contoso.com",
+            related_recipient_address="team@contoso.com",
+            **nested,
+        ),
+        _row(
+            t + timedelta(seconds=2),
+            event_id="EXPAND",
+            source="ROUTING",
+            recipient_address="erin@contoso.com",
+            related_recipient_address="team@contoso.com",
+            **nested,
+        ),
+        _row(
+            t + timedelta(minutes=6, seconds=2),
+            event_id="DELIVER",
+            source="STOREDRIVER",
+            recipient_address="dave@contoso.com",
+            recipient_status="250 2.1.5 OK",
+            **via,
+            **nested,
+        ),
+        _row(
+            t + timedelta(seconds=3),
+            event_id="DEFER",
+            source="SMTP",
+            recipient_address="erin@contoso.com",
+            recipient_status="451 4.4.7 QUEUE.Expired; message expired",
+            **nested,
+        ),
+        _row(
+            t + timedelta(hours=2, seconds=3),
+            event_id="DELIVER",
+            source="STOREDRIVER",
+            recipient_address="erin@contoso.com",
+            recipient_status="250 2.1.5 OK",
+            **via,
+            **nested,
+        ),
+        _row(
+            t + timedelta(seconds=4),
+            event_id="REDIRECT",
+            source="ROUTING",
+            recipient_address="frank.home@fabrikam.com",
+            related_recipient_address="frank@contoso.com",
+            **nested,
+        ),
+        _row(
+            t + timedelta(seconds=9),
+            event_id="SEND",
+            source="SMTP",
+            recipient_address="frank.home@fabrikam.com",
+            recipient_status="250 2.6.0 Queued mail for delivery",
+            server_ip="198.51.100.44",
+            connector_id="Outbound to fabrikam",
+            original_client_ip="10.0.0.8",
+            **nested,
+        ),
+    ]
+    hostile = _message(
+        HOSTILE_ID,
+        "<inv-7@contoso.com>",
+        ZERO_WIDTH_SENDER,
+        SPLIT_FORMULA,
+        "Originating",
+        7_777,
+    )
+    t7 = t + timedelta(hours=3)
+    rows += [
+        _row(
+            t7,
+            event_id="RECEIVE",
+            source="SMTP",
+            recipient_address=BIDI_RECIPIENT,
+            recipient_status="To",
+            original_client_ip="10.0.0.9",
+            **hostile,
+        ),
+        _row(
+            t7 + timedelta(seconds=2),
+            event_id="SEND",
+            source="SMTP",
+            recipient_address=BIDI_RECIPIENT,
+            recipient_status="250 2.0.0 OK",
+            server_ip="203.0.113.77",
+            **hostile,
+        ),
+    ]
+    return rows
+
+
+def build_edge(folder: Path):
+    """Write the edge cases' export (``EDGE_FILE``) into ``folder`` and run the pipeline:
+    (case, chains, findings)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / EDGE_FILE
+    path.write_text(_csv_text(edge_rows()), encoding="utf-8")
+    case = load_sources([str(path)])
     chains = build_chains(case)
     return case, chains, run_findings(case, chains)

@@ -6,17 +6,12 @@ console error; screenshots go to tests/output/screenshots/ for a reviewer to loo
 
 from __future__ import annotations
 
-import csv
 import importlib.util
-import io
-import json
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 from playwright.sync_api import expect
-
-from analyzer.search import excel_safe
 
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "output" / "screenshots"
 ALL_ROWS = 133
@@ -150,7 +145,7 @@ def test_deep_link_opens_the_message_detail(story_report, open_report, message_i
     assert "unknown recipient" in nobody.inner_text()
     assert nobody.locator(".timeline .ev-id").all_inner_texts() == ["RECEIVE", "FAIL"]
     # related message and raw rows with input file and line
-    assert "Has a delivery status notification (DSN)" in text
+    assert "Delivery status notification (DSN): Undeliverable: Quarterly numbers" in text
     raw = detail.locator("table.raw tbody tr", has_text="FAIL").inner_text()
     assert "2024-03-04T08:10:06.0000000Z" in raw
     assert "input1_extended.csv:9" in raw
@@ -176,6 +171,73 @@ def test_detail_shows_lineage_gaps_and_verdicts(story_report, open_report):
     detail.wait_for(state="hidden")  # the hash changes, then the page hides the view
 
 
+def test_detail_formats_the_chain_model_of_a_nested_expansion(edge_report, open_report):
+    from analyzer.chains import message_chain
+    from analyzer.timestamps import duration_text
+
+    case, chains, _ = story.build_edge(edge_report.parent / "again")
+    model = message_chain(chains, case, story.NESTED_ID)
+    in_order = sorted(model["recipients"], key=lambda r: r["order"])
+    report = open_report(edge_report, "#message=" + story.NESTED_ID)
+    detail = report.page.locator("#message-detail")
+    detail.wait_for(state="visible")
+    articles = detail.locator("article.recipient")
+    shown = articles.evaluate_all(
+        """(nodes) => nodes.map((node) => [
+            node.getAttribute("aria-label").replace("Recipient ", ""),
+            node.className.match(/depth-(\\d)/)[1],
+            Array.from(node.querySelectorAll(".timeline li"), (li) =>
+                li.classList.contains("gap-mark") ? li.className + " " + li.textContent
+                    : li.querySelector(".ev-id").textContent),
+        ])"""
+    )
+    # the model's lineage order and depth, each timeline event after the model's gap mark
+    expected = []
+    for recipient in in_order:
+        items = []
+        for event in recipient["events"]:
+            if not event["in_timeline"]:
+                continue
+            if event["gap_seconds"] is not None and event["gap_seconds"] >= 1:
+                level = (" " + event["gap_level"]) if event["gap_level"] else " "
+                items.append(f"gap-mark{level} +{duration_text(event['gap_seconds'])}")
+            items.append(event["event_id"])
+        expected.append([recipient["address"], str(min(recipient["depth"], 4)), items])
+    assert shown == expected
+    assert [row[:2] for row in shown] == [
+        ["all@contoso.com", "0"],
+        ["frank@contoso.com", "1"],
+        ["frank.home@fabrikam.com", "2"],
+        ["team@contoso.com", "1"],
+        ["dave@contoso.com", "2"],
+        ["erin@contoso.com", "2"],
+    ]
+    dave = detail.get_by_role("article", name="Recipient dave@contoso.com")
+    assert dave.locator(".gap-mark.gap").inner_text() == "+6 min"
+    assert "Expanded from team@contoso.com" in dave.inner_text()
+    assert "Related recipient team@contoso.com" in dave.inner_text()  # no arrow
+    assert "→" not in detail.inner_text()
+    erin = detail.get_by_role("article", name="Recipient erin@contoso.com")
+    assert erin.locator(".gap-mark.long-gap").inner_text() == "+2 h"
+    # the route facts: once for the message, per recipient where they differ
+    facts = detail.locator(".message-facts").inner_text()
+    assert "From IP\n10.0.0.8" in facts and "To IP\nper recipient (below)" in facts
+    assert "Size\n5,000 bytes" in facts
+    home = detail.get_by_role("article", name="Recipient frank.home@fabrikam.com").inner_text()
+    assert "To IP\n198.51.100.44" in home and "Connector\nOutbound to fabrikam" in home
+    # the page's script formats the same model as the focused report's server-rendered view
+    from analyzer.report import ReportOptions, build_report_context
+
+    options = ReportOptions(generated_at="2024-03-09T10:00:00Z", message=story.NESTED_ID)
+    focus = build_report_context(case, chains, [], options).focus
+    assert [(r.address, str(min(r.depth, 4))) for r in focus.recipients] == [
+        tuple(row[:2]) for row in shown
+    ]
+    gaps = detail.locator(".gap-mark").all_inner_texts()
+    assert gaps == [e.gap for r in focus.recipients for e in r.events if e.in_timeline and e.gap]
+    assert report.console_errors == []
+
+
 def test_hostile_subjects_are_shown_as_text_and_run_nothing(story_report, open_report):
     report = open_report(story_report)
     page = report.page
@@ -190,45 +252,6 @@ def test_hostile_subjects_are_shown_as_text_and_run_nothing(story_report, open_r
     assert page.locator("img").count() == 0
     assert page.locator("script").count() == 2
     assert report.console_errors == []
-
-
-def test_csv_export_neutralizes_formulas(story_report, open_report):
-    page = open_report(story_report).page
-    page.fill("#q", "HYPERLINK")
-    with page.expect_download() as download:
-        page.click("#export-csv")
-    text = Path(download.value.path()).read_text(encoding="utf-8-sig")
-    rows = list(csv.DictReader(io.StringIO(text, newline="")))
-    assert len(rows) == 1
-    assert rows[0]["subject"] == "'" + story.FORMULA
-    assert rows[0]["received"] == "2024-03-04 08:01:00 UTC"
-    # every cell follows the library's rule (analyzer.search.excel_safe)
-    page.fill("#q", "")
-    with page.expect_download() as download:
-        page.click("#export-csv")
-    with open(download.value.path(), encoding="utf-8-sig", newline="") as handle:
-        all_rows = list(csv.reader(handle))
-    assert len(all_rows) == ALL_ROWS + 1
-    for row in all_rows[1:]:
-        for cell in row:
-            assert not cell.startswith(("=", "+", "-", "@", "\t", "\r"))
-    # JSON keeps the values as they are
-    page.fill("#q", "HYPERLINK")
-    with page.expect_download() as download:
-        page.click("#export-json")
-    records = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
-    assert records[0]["subject"] == story.FORMULA
-    assert excel_safe(records[0]["subject"]) == rows[0]["subject"]
-
-
-def test_print_hides_controls_and_keeps_the_chosen_message(story_report, open_report):
-    page = open_report(story_report, "#message=" + story.OUTBOUND_ID).page
-    page.locator("#message-detail").wait_for(state="visible")
-    page.emulate_media(media="print")
-    assert page.locator("#q").is_hidden()
-    assert page.locator(".toc").is_hidden()
-    assert page.locator("#message-detail .timeline").first.is_visible()
-    assert page.locator("#findings").is_visible()
 
 
 @pytest.mark.parametrize(

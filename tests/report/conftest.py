@@ -29,3 +29,9 @@ def samples_case():
     case = load_sources([SAMPLES])
     chains = build_chains(case)
     return case, chains, run_findings(case, chains)
+
+
+@pytest.fixture(scope="session")
+def edge_case(tmp_path_factory):
+    """(case, chains, findings) of the edge cases: a nested expansion and hostile text."""
+    return story.build_edge(tmp_path_factory.mktemp("edge-exports"))

@@ -50,10 +50,12 @@ class Page(HTMLParser):
         self.tags: list[str] = []
         self.text: list[str] = []
         self._raw: tuple[str, dict[str, str]] | None = None
+        self._glued = False  # the text after a <wbr> continues the text before it
 
     def handle_starttag(self, tag, attrs):
         attributes = {name: value or "" for name, value in attrs}
         self.tags.append(tag)
+        self._glued = tag == "wbr"
         self.attributes += [(tag, name, value) for name, value in attributes.items()]
         if tag == "meta":
             self.metas.append(attributes)
@@ -71,8 +73,11 @@ class Page(HTMLParser):
                 self.scripts.append((attributes, data))
             else:
                 self.styles.append(data)
+        elif self._glued and self.text:
+            self.text[-1] += data
         else:
             self.text.append(data)
+        self._glued = False
 
 
 def parse(html: str) -> Page:

@@ -63,6 +63,8 @@ _FILTER_RESULTS: dict[str, Any] = {
     "sentence": str,
     "quote_id": str,
     "thousands": str,
+    "shown": str,
+    "breakable": str,
 }
 
 

@@ -1,4 +1,5 @@
-"""The focused message, rendered on the server: chains, related messages, raw rows."""
+"""The focused message, rendered on the server: the chain model formatted, its route,
+related messages, raw rows."""
 
 from __future__ import annotations
 
@@ -7,9 +8,19 @@ from dataclasses import replace
 
 import pyarrow.compute as pc
 
+from analyzer.chains import GAP_SHOWN_SECONDS, RELATED_RECIPIENT_WORDS, message_chain
 from analyzer.report import ReportOptions, build_report_context
-from analyzer.report.detail import verdict_text
+from analyzer.report.detail import PER_RECIPIENT, verdict_text
+from analyzer.timestamps import duration_text
 from report.page import GENERATED_AT, SAMPLE_PHISH, embedded_data, parse, raw_rows, render, story
+
+
+def _focus(story_case, message: str):
+    case, chains, findings = story_case
+    options = ReportOptions(generated_at=GENERATED_AT, message=message)
+    focus = build_report_context(case, chains, findings, options).focus
+    assert focus is not None
+    return focus
 
 
 def test_focused_report_holds_the_message_its_relatives_and_the_findings_citing_them(story_case):
@@ -21,7 +32,7 @@ def test_focused_report_holds_the_message_its_relatives_and_the_findings_citing_
     assert "550 5.1.1 RESOLVER.ADR.RecipNotFound; not found" in visible
     assert "unknown recipient" in visible
     assert "x@fabrikam.com Delivered" in visible
-    assert "Has a delivery status notification (DSN) Undeliverable: Quarterly numbers" in visible
+    assert "Delivery status notification (DSN): Undeliverable: Quarterly numbers" in visible
     assert "input1_extended.csv:9" in visible  # the FAIL row's input file and line
     # only this message and its DSN are in the table
     data = embedded_data(html)
@@ -129,3 +140,82 @@ def test_verdicts_read_with_their_meaning():
     assert verdict_text("transport_rules", ["Block EXE", "Tag external"]) == (
         "Block EXE, Tag external"
     )
+
+
+def test_focused_detail_formats_the_chain_model_of_a_nested_expansion(edge_case):
+    case, chains, _ = edge_case
+    focus = _focus(edge_case, story.NESTED_ID)
+    model = message_chain(chains, case, story.NESTED_ID)
+    in_order = sorted(model["recipients"], key=lambda r: r["order"])
+    # the recipients in the model's lineage order, with its depth and relation words
+    assert [(r.address, r.depth, r.relation if r.parent else "") for r in focus.recipients] == [
+        (r["address"], r["depth"], r["relation_words"] or "") for r in in_order
+    ]
+    assert [(r.address, r.depth) for r in focus.recipients] == [
+        ("all@contoso.com", 0),
+        ("frank@contoso.com", 1),
+        ("frank.home@fabrikam.com", 2),
+        ("team@contoso.com", 1),
+        ("dave@contoso.com", 2),
+        ("erin@contoso.com", 2),
+    ]
+    # each timeline event with the model's gap and level, as shown from one second
+    for view, modelled in zip(focus.recipients, in_order, strict=True):
+        events = [e for e in modelled["events"] if e["in_timeline"]]
+        expected = [
+            ("+" + duration_text(e["gap_seconds"]), e["gap_level"])
+            if e["gap_seconds"] is not None and e["gap_seconds"] >= GAP_SHOWN_SECONDS
+            else ("", "")
+            for e in events
+        ]
+        shown = [(e.gap, e.gap_level) for e in view.events if e.in_timeline]
+        assert shown == expected, view.address
+    gaps = {r.address: [e.gap for e in r.events if e.gap] for r in focus.recipients}
+    assert gaps["dave@contoso.com"] == ["+6 min"]
+    assert gaps["erin@contoso.com"] == ["+1 s", "+2 h"]
+    levels = {r.address: [e.gap_level for e in r.events if e.gap] for r in focus.recipients}
+    assert levels["dave@contoso.com"] == ["gap"] and levels["erin@contoso.com"][-1] == "long-gap"
+
+
+def test_focused_detail_draws_no_arrow_for_a_related_recipient(edge_case):
+    html = render(edge_case, message=story.NESTED_ID)
+    assert "→" not in html
+    visible = re.sub(r"\s+", " ", " ".join(parse(html).text))
+    words = RELATED_RECIPIENT_WORDS[:1].upper() + RELATED_RECIPIENT_WORDS[1:]
+    assert f"{words} team@contoso.com" in visible  # dave's EXPAND row names its group
+    assert "Redirected from frank@contoso.com" in visible
+    assert "Expanded from team@contoso.com" in visible
+
+
+def test_route_facts_show_once_or_per_recipient_where_they_differ(edge_case, story_case):
+    focus = _focus(edge_case, story.NESTED_ID)
+    shared = dict(focus.route)
+    assert shared["From IP"] == "10.0.0.8"  # every recipient came from there
+    assert shared["Size"] == "5,000 bytes"
+    assert shared["To IP"] == PER_RECIPIENT  # only the outside copy was sent on
+    assert shared["Connector"] == PER_RECIPIENT
+    own = {r.address: dict(r.route) for r in focus.recipients}
+    assert own["frank.home@fabrikam.com"] == {
+        "To IP": "198.51.100.44",
+        "Connector": "Outbound to fabrikam",
+    }
+    assert own["dave@contoso.com"] == {"Connector": "Default EX01"}
+    assert own["team@contoso.com"] == {}  # nothing is attributed to a recipient without it
+    # the phish: its one recipient's country of origin (CTRY) and size, for the message
+    phish = dict(_focus(story_case, story.PHISH_ID).route)
+    assert phish == {"From IP": "203.0.113.9", "Country (CTRY)": "RU", "Size": "48,213 bytes"}
+    html = render(story_case, message=story.PHISH_ID)
+    visible = re.sub(r"\s+", " ", " ".join(parse(html).text))
+    assert "From IP 203.0.113.9" in visible and "Country (CTRY) RU" in visible
+
+
+def test_hidden_characters_are_marked_in_the_focused_detail(edge_case):
+    html = render(edge_case, message=story.HOSTILE_ID)
+    visible = re.sub(r"\s+", " ", " ".join(parse(html).text))
+    assert "invoice ⟨U+202E⟩ fdp.exe@evil.example" in visible  # the marker is its own element
+    assert "pay ⟨U+200B⟩ roll@contoso.com" in visible
+    assert "Invoice;=1+1;@SUM(9*9) ⟨U+0009⟩ -2+3 ⟨U+001B⟩ [2J ⟨U+2060⟩ done" in visible
+    assert '<span class="hidden-char"' in html
+    # the raw rows show the marks too (their parser puts a space before each element)
+    recipients = {row["Recipient"] for row in raw_rows(html)}
+    assert recipients == {"invoice ⟨U+202E⟩fdp.exe@evil.example"}

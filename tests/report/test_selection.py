@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from analyzer.errors import NotFoundError
-from analyzer.report.selection import select_rows
+from analyzer.report.selection import recipient_connectors, select_rows
 from report.page import embedded_data, parse, render, story
 
 
@@ -57,3 +57,18 @@ def test_focus_selects_the_message_and_the_messages_linked_to_it(story_case):
 def test_focused_report_on_unknown_message_is_a_clear_error(story_case):
     with pytest.raises(NotFoundError, match="no-such-id"):
         render(story_case, message="<no-such-id@example.com>")
+
+
+def test_a_recipients_connectors_are_those_its_rows_name_in_chain_order(edge_case):
+    _, chains, _ = edge_case
+    recipients = chains.recipients
+    found = dict(
+        zip(
+            recipients.column("recipient_address").to_pylist(),
+            recipient_connectors(chains.events, recipients).to_pylist(),
+            strict=True,
+        )
+    )
+    assert found["all@contoso.com"] == "Default EX01"
+    assert found["frank.home@fabrikam.com"] == "Outbound to fabrikam"
+    assert found["team@contoso.com"] is None  # its rows name none: nothing is attributed
