@@ -24,7 +24,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path.insert(0, str(HERE))
+sys.path.append(str(HERE))  # after tests/ and the repo: never shadow their modules
 sys.path.insert(1, str(ROOT))
 
 import realistic  # noqa: E402

@@ -46,7 +46,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.append(str(Path(__file__).resolve().parent))  # after tests/ and the repo: never shadow
 
 from realistic_columns import HEADER, chunk_table
 from realistic_plan import Plan, build_plan

@@ -282,4 +282,5 @@ def report_case(case: Case, options: ReportOptions, path: str | os.PathLike[str]
     from analyzer.findings import run_findings  # the rules are only needed here
 
     chains = build_chains(case)
-    return write_report(case, chains, run_findings(case, chains), options, path)
+    zone = DisplayZone(options.display_tz)  # finding texts give their times in it too
+    return write_report(case, chains, run_findings(case, chains, zone=zone), options, path)

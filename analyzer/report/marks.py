@@ -26,28 +26,11 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
-#: The characters shown as markers: (first, last) code points of each range. Characters that
-#: do not show, or that change how the text around them shows.
-HIDDEN_RANGES: tuple[tuple[int, int], ...] = (
-    (0x0000, 0x001F),  # C0 controls: NUL, ESC, tab and line breaks too
-    (0x007F, 0x009F),  # DEL and the C1 controls
-    (0x00AD, 0x00AD),  # soft hyphen
-    (0x034F, 0x034F),  # combining grapheme joiner
-    (0x061C, 0x061C),  # Arabic letter mark (bidi)
-    (0x115F, 0x1160),  # Hangul fillers: blank letters
-    (0x17B4, 0x17B5),  # Khmer inherent vowels: invisible
-    (0x180B, 0x180F),  # Mongolian variation selectors and vowel separator
-    (0x200B, 0x200F),  # zero-width space, non-joiner and joiner; LRM, RLM (bidi)
-    (0x2028, 0x202E),  # line and paragraph separators; LRE, RLE, PDF, LRO, RLO (bidi)
-    (0x2060, 0x206F),  # word joiner, invisible operators; LRI, RLI, FSI, PDI (bidi); more
-    (0x3164, 0x3164),  # Hangul filler
-    (0xFEFF, 0xFEFF),  # zero-width no-break space (a byte order mark inside text)
-    (0xFFA0, 0xFFA0),  # halfwidth Hangul filler
-    (0xFFF9, 0xFFFB),  # interlinear annotation controls
-    (0x1BCA0, 0x1BCA3),  # shorthand format controls
-    (0x1D173, 0x1D17A),  # musical symbol format controls
-    (0xE0000, 0xE007F),  # tag characters: invisible copies of ASCII
-)
+from analyzer.text import HIDDEN_RANGES as TEXT_HIDDEN_RANGES
+
+#: The characters shown as markers: the one definition of hidden characters, which the
+#: terminal text and the hidden-characters finding use too.
+HIDDEN_RANGES = TEXT_HIDDEN_RANGES
 #: A hidden character is shown as ``MARK_BEFORE`` + its code point in hex + ``MARK_AFTER``.
 MARK_BEFORE = "⟨U+"
 MARK_AFTER = "⟩"

@@ -62,7 +62,7 @@ def test_the_page_shows_no_hidden_character_outside_its_data(edge_case):
 
 
 def test_findings_and_their_evidence_show_hidden_characters_marked(edge_case):
-    case, chains, findings = edge_case
+    case, chains, _ = edge_case
     spoof = Finding(
         rule="test-rule",
         severity="high",
@@ -83,7 +83,8 @@ def test_findings_and_their_evidence_show_hidden_characters_marked(edge_case):
         evidence_total=1,
     )
     options = ReportOptions(generated_at=GENERATED_AT)
-    html = render_report(build_report_context(case, chains, [*findings, spoof], options))
+    # the spoof alone: the hidden-characters rule names the same address in its own findings
+    html = render_report(build_report_context(case, chains, [spoof], options))
     findings_html = html[html.index('id="findings"') : html.index('id="messages"')]
     assert "\u202e" not in findings_html and "\u200b" not in findings_html
     marked = "invoice ⟨U+202E⟩ fdp.exe@evil.example"
