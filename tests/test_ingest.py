@@ -52,10 +52,7 @@ def accounting_problems(case) -> list[str]:
         duplicates = case.duplicates.filter(
             pc.equal(case.duplicates.column("input_id"), record.input_id)
         )
-        # a file of Defender streaming records holds rows of several tables ("a, b, c"),
-        # each row starting on a line of its own
-        shapes = {formats.BY_NAME[name].row_shape for name in record.format.split(", ")}
-        if shapes == {"status"}:  # one event per row
+        if formats.BY_NAME[record.format].row_shape == "status":  # one event per row
             ingested, duplicate = events.num_rows, duplicates.num_rows
         else:
             lines = set(events.column("line").to_pylist())
