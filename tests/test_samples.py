@@ -182,6 +182,12 @@ def test_every_outcome_says_what_exchange_online_records_of_it():
         ),
         ("details = true", "detail = true", "incident partial_failure: unknown field 'detail'"),
         ('kind = "internal"', 'kind = "internl"', "background.message 8: kind 'internl'"),
+        ("urls = 2\n", "urls = 3\n", "incident lookalike_phish: 2 links but urls = 3"),
+        (
+            'by = "victim@contoso.com"',
+            'by = "alice.wong@contoso.com"',
+            "incident lookalike_phish: a click by alice.wong@contoso.com, no recipient",
+        ),
     ],
 )
 def test_a_typo_in_the_scenario_is_refused_naming_its_record(tmp_path, original, typo, said):
