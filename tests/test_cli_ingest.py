@@ -3,9 +3,13 @@ and with which exit status. No bad input ever shows a traceback."""
 
 from __future__ import annotations
 
+import gzip
+import hashlib
+import io
 import json
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -103,9 +107,13 @@ def test_inspect_json_has_the_documented_fields_for_every_sample():
 
     assert result.exit_code == 0
     records = json.loads(result.stdout)
-    assert [Path(r["path"]).name for r in records] == sorted(SAMPLE_BY_NAME)
+
+    def sample_of(record) -> str:  # an archive's member is shown as archive!member
+        return Path(record["path"]).name.split("!")[0]
+
+    assert [sample_of(r) for r in records] == sorted(SAMPLE_BY_NAME)
     for record in records:
-        expected = SAMPLE_BY_NAME[Path(record["path"]).name]
+        expected = SAMPLE_BY_NAME[sample_of(record)]
         assert set(record) == INSPECT_FIELDS
         assert (record["format"], record["encoding"], record["bom"]) == (
             expected.format,
@@ -116,7 +124,17 @@ def test_inspect_json_has_the_documented_fields_for_every_sample():
         assert record["error"] is None
         assert record["first_event"] <= record["last_event"]
         assert record["first_event"].endswith("Z") and len(record["sha256"]) == 64
-        assert record["size"] == Path(record["path"]).stat().st_size
+        if record["archive"] is None:
+            assert record["size"] == Path(record["path"]).stat().st_size
+        else:  # a member: the size and sha256 of its decompressed bytes, and the archive's
+            data = Path(record["archive"]).read_bytes()
+            assert record["archive_sha256"] == hashlib.sha256(data).hexdigest()
+            if record["archive"].endswith(".gz"):
+                member = gzip.decompress(data)
+            else:
+                member = zipfile.ZipFile(io.BytesIO(data)).read(record["member"])
+            assert record["size"] == len(member)
+            assert record["sha256"] == hashlib.sha256(member).hexdigest()
 
 
 def test_inspect_json_of_a_bad_file_says_why_and_exits_1(tmp_path):

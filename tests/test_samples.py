@@ -9,11 +9,15 @@ spreadsheet would, so they check the data itself, not msgtrace's reading of it.
 from __future__ import annotations
 
 import csv
+import gzip
+import hashlib
 import io
 import json
 import re
+import struct
 import subprocess
 import sys
+import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -51,11 +55,35 @@ def scenario(key: str):
     return WORLD.message(key)
 
 
+def export_bytes(name: str) -> bytes:
+    """A sample's export bytes: the file's, or those of the one member of a zip or gzip."""
+    data = (SAMPLES / name).read_bytes()
+    if name.endswith(".gz"):
+        return gzip.decompress(data)
+    if name.endswith(".zip"):
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            (member,) = archive.namelist()
+            return archive.read(member)
+    return data
+
+
 def text_of(name: str) -> str:
-    """A sample file's text, decoded strictly in the encoding the generator declares."""
+    """A sample's export text, decoded strictly in the encoding the generator declares."""
     spec = SAMPLE_BY_NAME[name]
-    text = (SAMPLES / name).read_bytes().decode(spec.encoding)
+    text = export_bytes(name).decode(spec.encoding)
     return text.removeprefix("\ufeff")
+
+
+def json_documents(name: str) -> list:
+    """The JSON documents of a sample, one after another (pages, NDJSON lines...)."""
+    text, decoder, documents, position = text_of(name), json.JSONDecoder(), [], 0
+    while position < len(text):
+        if text[position].isspace():
+            position += 1
+            continue
+        document, position = decoder.raw_decode(text, position)
+        documents.append(document)
+    return documents
 
 
 def csv_rows(name: str, skip_lines: int = 0) -> list[dict[str, str]]:
@@ -154,6 +182,12 @@ def test_every_outcome_says_what_exchange_online_records_of_it():
         ),
         ("details = true", "detail = true", "incident partial_failure: unknown field 'detail'"),
         ('kind = "internal"', 'kind = "internl"', "background.message 8: kind 'internl'"),
+        ("urls = 2\n", "urls = 3\n", "incident lookalike_phish: 2 links but urls = 3"),
+        (
+            'by = "victim@contoso.com"',
+            'by = "alice.wong@contoso.com"',
+            "incident lookalike_phish: a click by alice.wong@contoso.com, no recipient",
+        ),
     ],
 )
 def test_a_typo_in_the_scenario_is_refused_naming_its_record(tmp_path, original, typo, said):
@@ -175,7 +209,7 @@ def test_an_archive_writers_bytes_are_written_as_they_are():
 
 @pytest.mark.parametrize("spec", SAMPLE_FILES, ids=lambda s: s.name)
 def test_each_file_is_in_the_encoding_its_name_says(spec):
-    data = (SAMPLES / spec.name).read_bytes()
+    data = export_bytes(spec.name)  # an archive's: its member's
     boms = {"utf-16-le": b"\xff\xfe", "utf-8": b"\xef\xbb\xbf", "cp1252": b"\xef\xbb\xbf"}
     assert data.startswith(boms[spec.encoding]) == spec.bom
     data.decode(spec.encoding)  # strict: raises on any byte the encoding cannot hold
@@ -509,7 +543,257 @@ def test_defender_zaps_the_delivered_phish():
     assert {r["RecipientEmailAddress"] for r in zap} == {r["RecipientEmailAddress"] for r in events}
 
 
+# ------------------------------------------------------------------ the exports of 2026
+
+#: The properties of Graph's exchangeMessageTrace and exchangeMessageTraceDetail resources.
+GRAPH_TRACE_KEYS = {
+    "id", "messageId", "receivedDateTime", "senderAddress", "recipientAddress", "subject",
+    "status", "size", "fromIP", "toIP",
+}  # fmt: skip
+GRAPH_DETAIL_KEYS = {"id", "messageId", "dateTime", "event", "action", "description", "data"}
+#: Graph's exchangeMessageTraceStatus values.
+GRAPH_STATUSES = {
+    "gettingStatus", "pending", "failed", "delivered", "expanded", "quarantined",
+    "filteredAsSpam", "unknownFutureValue",
+}  # fmt: skip
+STREAMING_ENVELOPE = {"time", "tenantId", "operationName", "category", "properties"}
+ISO7 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+STREAMING = [s for s in SAMPLE_FILES if s.writer == "defender_streaming"]
+ARCHIVES = [s for s in SAMPLE_FILES if s.writer in ("zip_archive", "gzip_file")]
+
+
+def streaming_records(name: str) -> list[dict]:
+    """The streaming records of a sample: of its Event Hub messages, or one a line."""
+    records = []
+    for document in json_documents(name):
+        records += document.get("records", [document])
+    return records
+
+
+def streaming_file(table: str) -> str:
+    """The sample of a Defender table's streaming records."""
+    (name,) = [s.name for s in STREAMING if table in s.options["tables"]]
+    return name
+
+
+def test_the_graph_trace_is_pages_of_exchange_message_trace_records(extended):
+    spec = SAMPLE_BY_NAME["graph_message_traces_utf8.json"]
+    pages = json_documents(spec.name)
+    assert len(pages) >= 2
+    assert ["@odata.nextLink" in page for page in pages] == [True] * (len(pages) - 1) + [False]
+    assert all(p["@odata.context"].endswith("#admin/exchange/tracing/messageTraces") for p in pages)
+    top = spec.options["top"]
+    assert all(len(page["value"]) == top for page in pages[:-1])
+    assert 0 < len(pages[-1]["value"]) <= top
+    records = [record for page in pages for record in page["value"]]
+    assert all(set(record) == GRAPH_TRACE_KEYS for record in records)
+    statuses = {record["status"] for record in records}
+    assert statuses <= GRAPH_STATUSES and {"delivered", "pending"} <= statuses
+    # id is the message trace id, the network message id of the message's transport events
+    first = {r["message_id"]: r for r in extended if r["event_id"] in ("RECEIVE", "DSN")}
+    for record in records:
+        assert ISO7.fullmatch(record["receivedDateTime"])
+        receive = first[record["messageId"]]
+        assert record["id"] == receive["network_message_id"]
+        assert record["id"].split("-")[4].startswith("08de")
+        assert record["receivedDateTime"] == receive["date_time_utc"]
+
+
+def test_the_graph_details_are_one_recipients_events_that_do_not_name_it(extended):
+    spec = SAMPLE_BY_NAME["graph_message_trace_details_utf8.json"]
+    message, recipient = scenario(spec.options["message"]), spec.options["recipient"]
+    (page,) = json_documents(spec.name)
+    assert page["@odata.context"].endswith(
+        "#Collection(microsoft.graph.exchangeMessageTraceDetail)"
+    )
+    records = page["value"]
+    assert records and all(set(record) == GRAPH_DETAIL_KEYS for record in records)
+    assert len({record["id"] for record in records}) == len(records)  # each record's own id
+    assert {record["messageId"] for record in records} == {message.message_id}
+    assert recipient not in json.dumps(records)  # the recipient is only in the request
+    # each is one of that recipient's events in the extended report, at its time
+    times = {
+        r["date_time_utc"]
+        for r in events_of(extended, spec.options["message"])
+        if recipient in r["recipient_address"].split(";")
+    }
+    assert all(ISO7.fullmatch(r["dateTime"]) and r["dateTime"] in times for r in records)
+    assert [record["event"] for record in records] == ["Receive", "Spam Diagnostics", "Deliver"]
+
+
+def test_v2_pages_repeat_their_boundary_row_and_say_none_for_the_redirected_mailbox():
+    spec = SAMPLE_BY_NAME["get_messagetrace_v2_utf8.csv"]
+    rows = list(csv.reader(io.StringIO(text_of(spec.name), newline="")))
+    header, body = rows[0], rows[1:]
+    assert header[:5] == ["Received", "SenderAddress", "RecipientAddress", "Subject", "Status"]
+    assert header not in body  # Export-Csv -Append writes the header once
+    # a continuation page starts with the row the previous page ended with
+    size = spec.options["queries"][0]["result_size"]
+    repeats = [n for n in range(1, len(body)) if body[n] == body[n - 1]]
+    assert repeats == [size * k for k in range(1, len(repeats) + 1)]
+    assert len(repeats) == REPEATED_ROWS[spec.name]
+    redirect = scenario("mailbox_redirect")
+    status, trace_id = header.index("Status"), header.index("MessageTraceId")
+    none = [(r[trace_id], r[header.index("RecipientAddress")]) for r in body if r[status] == "None"]
+    assert none == [(redirect.network_message_id, redirect.recipients[0].address)]
+
+
+def test_the_odata_verbose_page_has_metadata_and_json_dates_of_the_same_times():
+    (page,) = json_documents("reporting_api_odata_verbose_utf8.json")
+    results = page["d"]["results"]
+    assert results and all(
+        r["__metadata"]["type"] == "TenantReporting.MessageTrace" for r in results
+    )
+    same = {
+        (r["MessageTraceId"], r["RecipientAddress"]): r
+        for r in map(json.loads, text_of("reporting_api_utf8.ndjson").splitlines())
+    }
+    offsets = set()
+    for record in results:
+        date = re.fullmatch(r"/Date\((\d+)(\+0000)?\)/", record["Received"])
+        assert date, record["Received"]
+        offsets.add(bool(date.group(2)))
+        received = when(same[(record["MessageTraceId"], record["RecipientAddress"])]["Received"])
+        assert int(date.group(1)) == (received - EPOCH) // timedelta(milliseconds=1)
+    assert offsets == {False, True}
+
+
+@pytest.mark.parametrize("spec", STREAMING, ids=lambda s: s.name)
+def test_streaming_records_carry_their_tables_columns_under_properties(spec):
+    records = streaming_records(spec.name)
+    assert records and all(set(record) == STREAMING_ENVELOPE for record in records)
+    categories = {record["category"] for record in records}
+    assert categories == {f"AdvancedHunting-{table}" for table in spec.options["tables"]}
+    assert {record["tenantId"] for record in records} == {DATA.tenant.id}
+    assert all(ISO7.fullmatch(r["properties"]["Timestamp"]) for r in records)
+    if "batch" in spec.options:  # Event Hub messages: {"records": [...]}, one table each
+        messages = json_documents(spec.name)
+        assert all(0 < len(m["records"]) <= spec.options["batch"] for m in messages)
+        assert all(len({r["category"] for r in m["records"]}) == 1 for m in messages)
+    else:  # NDJSON: one record a line
+        assert len(text_of(spec.name).splitlines()) == len(records)
+
+
+def test_streaming_email_events_are_the_verdicts_as_delivered_without_latest_columns():
+    phish = scenario("lookalike_phish")
+    records = streaming_records(streaming_file("EmailEvents"))
+    events = [r["properties"] for r in records if r["category"].endswith("-EmailEvents")]
+    assert not any(name.startswith("Latest") for event in events for name in event)
+    delivered = {
+        e["RecipientEmailAddress"]: e
+        for e in events
+        if e["NetworkMessageId"] == phish.network_message_id
+    }
+    assert set(delivered) == {r.address for r in phish.recipients}
+    assert {e["DeliveryLocation"] for e in delivered.values()} == {"Inbox/folder"}
+    assert all(e["IsFirstContact"] is True for e in delivered.values())
+    csv_rows_of_phish = [
+        r
+        for r in csv_rows("defender_email_events_utf8.csv")
+        if r["NetworkMessageId"] == phish.network_message_id
+    ]
+    assert {r["LatestDeliveryLocation"] for r in csv_rows_of_phish} == {"Quarantine"}
+    other = [r for r in records if not r["category"].endswith("-EmailEvents")]
+    assert [r["category"] for r in other] == [
+        f"AdvancedHunting-{o.table}" for o in DATA.defender_other
+    ]
+
+
+def test_the_victim_clicks_a_link_of_the_phish_before_zap():
+    phish = scenario("lookalike_phish")
+    urls = {
+        r["properties"]["Url"]
+        for r in streaming_records(streaming_file("EmailUrlInfo"))
+        if r["properties"]["NetworkMessageId"] == phish.network_message_id
+    }
+    assert len(urls) == phish.urls
+    (click,) = [r["properties"] for r in streaming_records(streaming_file("UrlClickEvents"))]
+    assert click["NetworkMessageId"] == phish.network_message_id and click["Url"] in urls
+    assert click["AccountUpn"] == VICTIM and click["ActionType"] == "ClickAllowed"
+    delivered = max(event.time for event in phish.events)
+    assert utc_second(delivered) <= when(click["Timestamp"]) < utc_second(phish.zapped)
+
+
+def test_attachment_records_agree_with_the_attachment_counts():
+    files = [r["properties"] for r in streaming_records(streaming_file("EmailAttachmentInfo"))]
+    counted: dict[tuple[str, str], int] = {}
+    for file in files:
+        key = (file["NetworkMessageId"], file["RecipientEmailAddress"])
+        counted[key] = counted.get(key, 0) + 1
+        assert re.fullmatch(r"[0-9a-f]{64}", file["SHA256"]) and file["FileSize"] > 0
+    events = {
+        (r["NetworkMessageId"], r["RecipientEmailAddress"]): int(r["AttachmentCount"])
+        for r in csv_rows("defender_email_events_utf8.csv")
+    }
+    assert counted and all(events[key] == n for key, n in counted.items())
+    forwarded = {
+        scenario("forward_trigger").network_message_id,
+        scenario("mailbox_redirect").network_message_id,
+    }
+    assert {key[0] for key in counted} == forwarded
+
+
+def test_the_siem_copy_of_the_tracking_log_has_no_header_and_repeats_the_logs_rows():
+    text = text_of("exchange_tracking_rows_noheader_utf8.log")
+    assert "\r" not in text and not any(line.startswith("#") for line in text.splitlines())
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    assert {len(row) for row in rows} == {len(MSGTRK_FIELDS)}
+    log = text_of("MSGTRK2026111608-1.LOG").split("\r\n", 5)[5]
+    logged = list(csv.reader(io.StringIO(log, newline="")))
+    assert logged and all(row in rows for row in logged)
+    more = [dict(zip(MSGTRK_FIELDS, row, strict=True)) for row in rows if row not in logged]
+    events = [row["event-id"] for row in more]
+    assert "HAREDIRECTFAIL" in events and events[-1] == "DELIVER"
+    assert len({row["network-message-id"] for row in more} - {""}) == 1  # NOTIFYMAPI has none
+
+
+@pytest.mark.parametrize("spec", ARCHIVES, ids=lambda s: s.name)
+def test_an_archive_holds_its_one_member_dated_by_the_scenario_not_the_clock(spec):
+    options = spec.options
+    member = render(options["member_writer"], WORLD, options.get("member_options", {}))
+    assert export_bytes(spec.name) == encode(member, spec.encoding, spec.bom)
+    data = (SAMPLES / spec.name).read_bytes()
+    if spec.writer == "zip_archive":
+        (info,) = zipfile.ZipFile(io.BytesIO(data)).infolist()
+        assert info.filename == options["member"]
+        assert info.date_time == options["modified"].timetuple()[:6]
+    else:
+        flags, mtime = struct.unpack("<BI", data[3:8])
+        assert data[:3] == b"\x1f\x8b\x08" and flags == 0x08  # deflate, the original name
+        assert mtime == (options["modified"] - EPOCH) // timedelta(seconds=1)
+        assert data[10:].split(b"\x00", 1)[0] == options["member"].encode()
+
+
+def test_the_zipped_extended_report_is_the_victims_events_of_the_other_reports(extended):
+    spec = SAMPLE_BY_NAME["extended_victim_utf16le_bom.zip"]
+    mailbox = spec.options["member_options"]["mailbox"]
+    victims = {
+        m.network_message_id
+        for m in WORLD.messages
+        if mailbox in {m.sender, *(r.address for r in m.recipients)}
+    }
+    rows = csv_rows(spec.name)
+    assert rows and {r["network_message_id"] for r in rows} <= victims
+    assert {tuple(r.values()) for r in rows} <= {tuple(r.values()) for r in extended}
+
+
 # ------------------------------------------------------------------ msgtrace reads them all
+
+
+#: What msgtrace warns of each sample that it reads with a warning (a part of each warning):
+#: facts of the format, said once per file. Every other sample reads without one.
+EXPECTED_WARNINGS = {
+    "graph_message_trace_details_utf8.json": ["carry no recipient", "an 'id' of its own"],
+    "get_messagetrace_v2_utf8.csv": ["the status None"],
+    "defender_streaming_eventhub_utf8.json": ["were skipped: CloudAppEvents (1)"],
+    "exchange_tracking_rows_noheader_utf8.log": [
+        "no #Fields: header: rows read as Exchange 2016/2019 message tracking rows by their "
+        "field count (30)"
+    ],
+}
+#: Rows of a sample that repeat one of its own (loaded alone, they merge as duplicates).
+REPEATED_ROWS = {"get_messagetrace_v2_utf8.csv": 2}
 
 
 @pytest.mark.parametrize("path", COMMITTED, ids=lambda p: p.name)
@@ -521,4 +805,137 @@ def test_every_sample_loads_with_no_rejected_rows_as_the_format_its_name_says(pa
     (record,) = case.inputs
     assert (record.format, record.encoding, record.bom) == (spec.format, spec.encoding, spec.bom)
     assert record.error is None and record.rows_rejected == 0, record.rejected[:5]
-    assert record.rows_ingested > 0 and record.warnings == []
+    assert record.rows_ingested > 0
+    assert record.rows_duplicate == REPEATED_ROWS.get(path.name, 0)
+    expected = EXPECTED_WARNINGS.get(path.name, [])
+    assert len(record.warnings) == len(expected), record.warnings
+    for part, warning in zip(expected, record.warnings, strict=True):
+        assert part in warning, (part, warning)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [s for s in SAMPLE_FILES if s.writer in ("zip_archive", "gzip_file")],
+    ids=lambda s: s.name,
+)
+def test_an_archive_is_read_in_place_as_archive_member_with_the_archives_sha256(spec):
+    from analyzer.ingest import load_sources
+
+    path = SAMPLES / spec.name
+    member = spec.options["member"]
+    (record,) = load_sources([path]).inputs
+    assert record.path == f"{path}!{member}"
+    assert (record.archive, record.member) == (str(path), member)
+    assert record.archive_sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert record.sha256 == hashlib.sha256(export_bytes(spec.name)).hexdigest()
+    assert record.size == len(export_bytes(spec.name))
+
+
+# ------------------------------------------------------------------ the story through msgtrace
+
+
+@pytest.fixture(scope="module")
+def sample_chains():
+    """(case, chains) of the whole samples folder, as `msgtrace report samples/` reads it."""
+    from analyzer.chains import build_chains
+    from analyzer.ingest import load_sources
+
+    case = load_sources([SAMPLES])
+    return case, build_chains(case)
+
+
+def input_of(case, name: str):
+    """The input record of a sample (of its member, for an archive)."""
+    (record,) = [r for r in case.inputs if Path(r.path).name.split("!")[0] == name]
+    return record
+
+
+def events_in(chains, network_message_id: str) -> list[dict]:
+    events = chains.events
+    return [e for e in events.to_pylist() if e["message_key"] == network_message_id]
+
+
+def test_the_folder_is_read_whole_every_sample_one_input_none_rejected(sample_chains):
+    case, _ = sample_chains
+    names = sorted(Path(r.path).name.split("!")[0] for r in case.inputs)
+    assert names == sorted(spec.name for spec in SAMPLE_FILES)
+    for record in case.inputs:
+        assert (record.status, record.error, record.rows_rejected) == ("ingested", None, 0)
+    # the zipped report adds no event of its own: the other extended reports hold them all
+    zipped = input_of(case, "extended_victim_utf16le_bom.zip")
+    assert zipped.rows_read > 0 and zipped.rows_duplicate == zipped.rows_read
+
+
+def test_the_victims_click_is_an_event_in_the_chain_of_the_phish(sample_chains):
+    case, chains = sample_chains
+    phish = scenario("lookalike_phish")
+    (click,) = phish.clicks
+    clicks = [e for e in events_in(chains, phish.network_message_id) if e["event_id"] == "URLCLICK"]
+    assert [(e["recipient_address"], e["url"], e["click_action"]) for e in clicks] == [
+        (click.by, click.url, click.action)
+    ]
+    assert clicks[0]["event_time"].replace(tzinfo=UTC) == click.at
+    assert clicks[0]["input_id"] == input_of(case, streaming_file("UrlClickEvents")).input_id
+
+
+def test_the_graph_details_join_the_phish_by_message_id_under_no_recipient(sample_chains):
+    case, chains = sample_chains
+    spec = SAMPLE_BY_NAME["graph_message_trace_details_utf8.json"]
+    phish = scenario(spec.options["message"])
+    record = input_of(case, spec.name)
+    assert any("join their message by message id only" in w for w in record.warnings)
+    rows = [e for e in chains.events.to_pylist() if e["input_id"] == record.input_id]
+    assert len(rows) == record.rows_ingested
+    assert {(e["message_key"], e["recipient_address"]) for e in rows} == {
+        (phish.network_message_id, None)
+    }
+    # the phish keeps its own recipients: no recipient is made up for the details
+    recipients = chains.recipients.to_pylist()
+    of_phish = {
+        r["recipient_address"] for r in recipients if r["message_key"] == rows[0]["message_key"]
+    }
+    assert of_phish == {r.address for r in phish.recipients}
+
+
+def test_v2_none_decides_nothing_the_redirected_mailbox_is_delivered(sample_chains):
+    case, chains = sample_chains
+    redirect = scenario("mailbox_redirect")
+    mailbox = redirect.recipients[0].address
+    v2 = input_of(case, "get_messagetrace_v2_utf8.csv").input_id
+    rows = events_in(chains, redirect.network_message_id)
+    assert [
+        e["reported_status"]
+        for e in rows
+        if e["input_id"] == v2 and e["recipient_address"] == mailbox
+    ] == ["None"]
+    (final,) = [
+        r["final_status"]
+        for r in chains.recipients.to_pylist()
+        if r["message_key"] == redirect.network_message_id and r["recipient_address"] == mailbox
+    ]
+    assert final == OUTCOMES[redirect.recipients[0].outcome][0]
+
+
+def test_the_v2_boundary_rows_merge_as_duplicates_and_the_siem_rows_with_the_log(sample_chains):
+    case, _ = sample_chains
+    assert (
+        input_of(case, "get_messagetrace_v2_utf8.csv").rows_duplicate
+        >= REPEATED_ROWS["get_messagetrace_v2_utf8.csv"]
+    )
+    log = text_of("MSGTRK2026111608-1.LOG").split("\r\n", 5)[5]
+    logged = len(list(csv.reader(io.StringIO(log, newline=""))))
+    siem = input_of(case, "exchange_tracking_rows_noheader_utf8.log")
+    assert siem.rows_duplicate == logged and siem.rows_ingested == siem.rows_read - logged
+
+
+def test_a_shadow_copy_that_fails_does_not_fail_the_message(sample_chains):
+    _, chains = sample_chains
+    (record,) = [m for m in DATA.onprem.message if m.no_shadow]
+    events = [e["event_id"] for e in events_in(chains, record.network_message_id)]
+    assert "HAREDIRECTFAIL" in events and events[-1] == "DELIVER"
+    statuses = {
+        (r["recipient_address"], r["final_status"])
+        for r in chains.recipients.to_pylist()
+        if r["message_key"] == record.network_message_id
+    }
+    assert statuses == {(record.recipient, "Delivered")}

@@ -303,10 +303,10 @@ def test_raw_rows_show_every_export_row_with_its_input_file_and_line(samples_rep
     page = report.page
     page.locator("#message-detail").wait_for(state="visible")
     rows = raw_table_rows(page)
-    # every row of the message in every export, also the 27 the timelines leave out (the
+    # every row of the message in every export, also the 38 the timelines leave out (the
     # summary's rows join it by their message trace id, which is the network message id)
-    assert len(rows) == 39
-    assert sum(row["In timeline"] == "no" for row in rows) == 27
+    assert len(rows) == 54
+    assert sum(row["In timeline"] == "no" for row in rows) == 38
     assert all(":" in row["Input file, line"] for row in rows)
     api = [
         row

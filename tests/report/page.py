@@ -16,7 +16,7 @@ from analyzer.report import ReportOptions, build_report_context, render_report
 
 GENERATED_AT = "2024-03-09T10:00:00Z"
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
-#: The phish of the bundled samples: three recipients, rows in seven exports.
+#: The phish of the bundled samples: three recipients, rows in fifteen exports.
 SAMPLE_PHISH = "34349d2d-14c6-414b-9771-08de2a7c7180"
 
 

@@ -22,16 +22,18 @@ Output is byte-for-byte deterministic: one seeded ``random.Random``, never the w
 Draws follow the records' order, so editing the data changes most files: regenerate and
 commit them.
 
-To add an export format (Graph message trace JSON, Get-MessageTraceV2 CSV, OData verbose
-JSON, Defender streaming NDJSON, header-less tracking rows, a .zip or .gz download...):
+To add an export format (a new table of Defender's, another PowerShell cmdlet, another
+collector's JSON...):
 
 1. Write ``writers/<family>.py`` with a function decorated ``@writer("<name>")`` taking the
    world and its options as keyword arguments and returning the file's text (or, for an
    archive, its bytes: render and encode the members with ``writers.render`` and
-   ``writers.encode``). Build on the shared views rather than re-deriving them:
-   ``transport.status_rows`` (one row per message x recipient, as every trace export has),
-   ``Message.events`` (the transport events), the row builders of an existing writer module
-   (Defender's, the tracking log's).
+   ``writers.encode``, as ``writers/archives.py`` does). Build on the shared views rather
+   than re-deriving them: ``transport.status_rows`` (one row per message x recipient, as
+   every trace export has), ``Message.events`` (the transport events), the row builders of
+   an existing writer module (Defender's, the tracking log's, Get-MessageTraceDetail's
+   ``DETAILS``). Any file can also be handed over compressed: the writers ``zip_archive``
+   and ``gzip_file`` take another writer and its options as their member.
 2. Add a ``[[file]]`` to scenario.toml: name, the msgtrace ``format`` it must be read as,
    encoding, bom, writer, options, and ``shows`` (its line in samples/README.md). If the
    format needs facts the data does not hold yet, add them to the records it concerns.

@@ -126,6 +126,8 @@ class OnPremMessage:
     recipient: str = ""
     subject: str = ""
     size: int = 0
+    # the server finds no shadow server for it (HAREDIRECTFAIL after its SMTP RECEIVE)
+    no_shadow: bool = False
 
 
 #: What happened to one recipient: its status in the summary-type exports, and the events
@@ -156,6 +158,27 @@ class Recipient:
 
 
 @dataclass(frozen=True)
+class AttachedFile:
+    """A file attached to a message (Defender's EmailAttachmentInfo)."""
+
+    name: str
+    type: str  # as Defender's FileType says it: pdf, docx, zip...
+    size: int
+
+
+@dataclass(frozen=True)
+class Click:
+    """A recipient's click on a link of a message, through Safe Links (UrlClickEvents)."""
+
+    by: str  # the account that clicked (AccountUpn)
+    at: datetime
+    url: str
+    action: str  # ClickAllowed, ClickBlocked, UrlErrorPage...
+    ip: str
+    clicked_through: bool = False
+
+
+@dataclass(frozen=True)
 class Incident:
     """A message of an incident, with its fixed ids (scenario.toml's header describes each
     field); what it leaves out is drawn or comes from ``defaults``."""
@@ -182,6 +205,9 @@ class Incident:
     after: float = 0.0  # DSN: seconds after the message it bounces
     forward_of: str = ""  # an inbox rule's forward of this earlier message
     grows_by: int = 0  # forward: bytes it adds to the forwarded message
+    links: tuple[str, ...] = ()  # the URLs in its body (Defender's EmailUrlInfo), `urls` of them
+    clicks: tuple[Click, ...] = ()  # recipients' clicks on them (Defender's UrlClickEvents)
+    files: tuple[AttachedFile, ...] = ()  # its attachments (EmailAttachmentInfo), `attachments`
 
 
 @dataclass(frozen=True)
@@ -223,6 +249,16 @@ class Background:
 
 
 @dataclass(frozen=True)
+class OtherTableRecord:
+    """A Defender streaming record of a table that holds no mail data (a sign-in, a mailbox
+    audit event...): its table, time and columns, written as they are given."""
+
+    table: str
+    at: datetime
+    properties: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class SampleFile:
     """One file of samples/: its name, export format, encoding, writer and what it shows."""
 
@@ -255,6 +291,7 @@ class Scenario:
     burst: Burst
     background: Background
     file: tuple[SampleFile, ...]
+    defender_other: tuple[OtherTableRecord, ...] = ()
 
     @property
     def end(self) -> int:
@@ -334,6 +371,9 @@ class Message:
     details: bool = False  # also in the Get-MessageTraceDetail export
     malware: dict[str, str] = field(default_factory=dict)  # name, file, signatures
     zapped: int | None = None  # ticks of Defender's ZAP, if any
+    links: tuple[str, ...] = ()  # an incident's URLs, clicks and attached files (Defender)
+    clicks: tuple[Click, ...] = ()
+    files: tuple[AttachedFile, ...] = ()
     internal_message_id: int = 0  # numbered in time order
     events: list[Event] = field(default_factory=list)
 
@@ -402,6 +442,34 @@ def _with_recipients(kind: type[T], values: Mapping[str, Any], where: str) -> T:
     return record(kind, values, where)
 
 
+def _incident(values: Mapping[str, Any]) -> Incident:
+    """An incident, its links, clicks and files checked against its URL and attachment
+    counts (Defender's UrlCount and AttachmentCount must agree with its rows)."""
+    where = f"incident {values.get('key')}"
+    values = dict(values)
+    values["links"] = tuple(values.get("links", ()))
+    values["clicks"] = tuple(record(Click, c, f"{where}, click") for c in values.get("clicks", ()))
+    values["files"] = tuple(
+        record(AttachedFile, f, f"{where}, file") for f in values.get("files", ())
+    )
+    incident = _with_recipients(Incident, values, where)
+    if incident.links and len(incident.links) != incident.urls:
+        raise ValueError(
+            f"scenario.toml, {where}: {len(incident.links)} links but urls = {incident.urls}"
+        )
+    if incident.files and len(incident.files) != incident.attachments:
+        raise ValueError(
+            f"scenario.toml, {where}: {len(incident.files)} files but "
+            f"attachments = {incident.attachments}"
+        )
+    for click in incident.clicks:
+        if click.url not in incident.links:
+            raise ValueError(f"scenario.toml, {where}: a click on {click.url}, not a link of it")
+        if click.by not in {r.address for r in incident.recipients}:
+            raise ValueError(f"scenario.toml, {where}: a click by {click.by}, no recipient")
+    return incident
+
+
 def _background(values: Mapping[str, Any]) -> Background:
     messages = tuple(
         _with_recipients(Ordinary, m, f"background.message {n + 1}")
@@ -463,9 +531,7 @@ def load_scenario(path: Path = SCENARIO_FILE) -> Scenario:
             for domain, s in data["remote_server"].items()
         },
         defaults=data["defaults"],
-        incident=tuple(
-            _with_recipients(Incident, i, f"incident {i.get('key')}") for i in data["incident"]
-        ),
+        incident=tuple(_incident(i) for i in data["incident"]),
         burst=record(
             Burst,
             {
@@ -477,4 +543,8 @@ def load_scenario(path: Path = SCENARIO_FILE) -> Scenario:
         ),
         background=_background(data["background"]),
         file=tuple(record(SampleFile, f, f"file {f.get('name')}") for f in data["file"]),
+        defender_other=tuple(
+            record(OtherTableRecord, r, f"defender_other {r.get('table')}")
+            for r in data.get("defender_other", ())
+        ),
     )

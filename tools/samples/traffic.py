@@ -31,7 +31,7 @@ DSN_SIZES = (30_000, 40_000)
 #: Fields of an incident that only mail from outside has (a verdict, Defender's counts).
 OUTSIDE_ONLY = (
     "urls", "spam_filter", "malware", "threat", "bulk_complaint_level", "authentication",
-    "attachments", "zapped",
+    "attachments", "zapped", "links", "clicks", "files",
 )  # fmt: skip
 
 
@@ -117,6 +117,8 @@ def from_outside(draws: Draws, draft: Draft, sender: Correspondent, urls: int) -
         message.attachments = incident.attachments
         message.malware = incident.malware
         message.zapped = ticks_of(incident.zapped) if incident.zapped else None
+        message.links, message.clicks = incident.links, incident.clicks
+        message.files = incident.files
     message.agent_info = (spam_verdict(spam_filter, sender),)
     if message.malware:
         message.agent_info += (malware_verdict(message.malware),)

@@ -54,11 +54,12 @@ def render(name: str, world: World, options: dict[str, Any]) -> str | bytes:
     return WRITERS[name](world, **options)
 
 
-def csv_text(rows: Iterable[Iterable[object]], quote_all: bool) -> str:
-    """Rows as CSV with CRLF line ends, every value quoted or only where needed."""
+def csv_text(rows: Iterable[Iterable[object]], quote_all: bool, line_end: str = "\r\n") -> str:
+    """Rows as CSV with CRLF line ends (or ``line_end``), every value quoted or only where
+    needed."""
     buffer = io.StringIO()
     out = csv.writer(
-        buffer, quoting=csv.QUOTE_ALL if quote_all else csv.QUOTE_MINIMAL, lineterminator="\r\n"
+        buffer, quoting=csv.QUOTE_ALL if quote_all else csv.QUOTE_MINIMAL, lineterminator=line_end
     )
     out.writerows(rows)
     return buffer.getvalue()

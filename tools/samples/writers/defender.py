@@ -47,8 +47,13 @@ def _direction(world: World, m: Message) -> str:
 def email_events(world: World) -> list[list[object]]:
     """EmailEvents rows (a value per ``EMAIL_EVENT_COLUMNS``): one per message x recipient, in
     time order; ZAPped mail's latest location is the quarantine."""
+    return [row for _, row in email_event_rows(world)]
+
+
+def email_event_rows(world: World) -> list[tuple[Message, list[object]]]:
+    """Each EmailEvents row (as ``email_events``) with its message."""
     onprem = world.scenario.onprem
-    rows: list[list[object]] = []
+    rows: list[tuple[Message, list[object]]] = []
     for m in world.messages:
         if m.origin == "dsn":  # system messages are not in EmailEvents
             continue
@@ -64,13 +69,16 @@ def email_events(world: World) -> list[list[object]]:
                 location = "On-premises/external"
             latest = ("Quarantine", "Moved to quarantine") if m.zapped else (location, action)
             rows.append(
-                [
-                    iso3(m.received), m.network_message_id, m.message_id,
-                    m.return_path.strip("<>"), m.sender, m.sender_name, m.original_client_ip,
-                    r.recipient, m.subject, direction, action, location, m.threat, methods,
-                    confidence, m.bulk_complaint_level, authentication, m.attachments, m.urls,
-                    onprem.online_outbound_connector if to_onprem else "", *latest,
-                ]
+                (
+                    m,
+                    [
+                        iso3(m.received), m.network_message_id, m.message_id,
+                        m.return_path.strip("<>"), m.sender, m.sender_name, m.original_client_ip,
+                        r.recipient, m.subject, direction, action, location, m.threat, methods,
+                        confidence, m.bulk_complaint_level, authentication, m.attachments,
+                        m.urls, onprem.online_outbound_connector if to_onprem else "", *latest,
+                    ],
+                )
             )  # fmt: skip
     return rows
 
@@ -81,19 +89,30 @@ def defender_email_events(world: World) -> str:
     return csv_text([EMAIL_EVENT_COLUMNS, *email_events(world)], quote_all=False)
 
 
-@writer("defender_email_post_delivery_events")
-def defender_email_post_delivery_events(world: World) -> str:
-    """The ZAP of every message whose record gives ``zapped``, one row per recipient."""
-    rows: list[list[object]] = [list(POST_DELIVERY_COLUMNS)]
+def post_delivery_rows(world: World) -> list[tuple[int, list[object]]]:
+    """EmailPostDeliveryEvents rows (a value per ``POST_DELIVERY_COLUMNS``) with their time:
+    the ZAP of every message whose record gives ``zapped``, one row per recipient."""
+    rows: list[tuple[int, list[object]]] = []
     for m in world.messages:
         if m.zapped is None:
             continue
         for n, r in enumerate(status_rows(world.scenario, m)):
+            t = m.zapped + seconds(ZAP_EVERY * n)
             rows.append(
-                [
-                    iso3(m.zapped + seconds(ZAP_EVERY * n)), m.network_message_id, m.message_id,
-                    "Moved to quarantine", f"{m.threat} ZAP", "SpecialAction", "Success",
-                    r.recipient, "Quarantine", m.threat, DETECTION[m.threat][0],
-                ]
+                (
+                    t,
+                    [
+                        iso3(t), m.network_message_id, m.message_id, "Moved to quarantine",
+                        f"{m.threat} ZAP", "SpecialAction", "Success", r.recipient, "Quarantine",
+                        m.threat, DETECTION[m.threat][0],
+                    ],
+                )
             )  # fmt: skip
-    return csv_text(rows, quote_all=False)
+    return rows
+
+
+@writer("defender_email_post_delivery_events")
+def defender_email_post_delivery_events(world: World) -> str:
+    """The ZAP of every message whose record gives ``zapped``, one row per recipient."""
+    rows = [row for _, row in post_delivery_rows(world)]
+    return csv_text([POST_DELIVERY_COLUMNS, *rows], quote_all=False)

@@ -1,5 +1,5 @@
-"""The Office 365 Reporting web service's MessageTrace records: an OData page, and NDJSON as a
-log shipper stores them."""
+"""The Office 365 Reporting web service's MessageTrace records: an OData page, a verbose
+OData page, and NDJSON as a log shipper stores them."""
 
 from __future__ import annotations
 
@@ -12,16 +12,19 @@ from ..model import World
 from ..transport import status_rows
 from . import writer
 
-ODATA_METADATA = (
-    "https://reports.office365.com/ecp/ReportingWebService/Reporting.svc/$metadata#MessageTrace"
-)
+SERVICE = "https://reports.office365.com/ecp/ReportingWebService/Reporting.svc"
+ODATA_METADATA = f"{SERVICE}/$metadata#MessageTrace"
 
 
 def _records(
-    world: World, since: datetime | None, until: datetime | None, zulu: Callable[[int], bool]
+    world: World,
+    since: datetime | None,
+    until: datetime | None,
+    stamp: Callable[[int, int], str],
+    bound: Callable[[int], str] = iso7,
 ) -> list[dict[str, object]]:
     """A record per message x recipient received in [since, until), newest first; the n-th
-    ``Received`` ends in Z where ``zulu(n)``."""
+    ``Received`` is ``stamp(ticks, n)``, StartDate and EndDate ``bound(ticks)``."""
     scenario = world.scenario
     first = ticks_of(since) if since else scenario.start
     end = ticks_of(until) if until else scenario.end
@@ -34,7 +37,7 @@ def _records(
                 {
                     "Organization": scenario.tenant.organization,
                     "MessageId": m.message_id,
-                    "Received": iso7(m.received, zulu(len(records))),
+                    "Received": stamp(m.received, len(records)),
                     "SenderAddress": m.sender,
                     "RecipientAddress": r.recipient,
                     "Subject": m.subject,
@@ -43,8 +46,8 @@ def _records(
                     "FromIP": m.original_client_ip or None,
                     "Size": m.size,
                     "MessageTraceId": m.network_message_id,
-                    "StartDate": iso7(scenario.start),
-                    "EndDate": iso7(scenario.end),
+                    "StartDate": bound(scenario.start),
+                    "EndDate": bound(scenario.end),
                     "Index": len(records),
                 }
             )
@@ -56,7 +59,7 @@ def reporting_api_odata(
     world: World, since: datetime | None = None, until: datetime | None = None
 ) -> str:
     """One OData page of the records received in [since, until); ``Received`` has no ``Z``."""
-    records = _records(world, since, until, lambda n: False)
+    records = _records(world, since, until, lambda t, n: iso7(t, zulu=False))
     page = {"odata.metadata": ODATA_METADATA, "value": records}
     return json.dumps(page, ensure_ascii=False, separators=(",", ":")) + "\n"
 
@@ -71,7 +74,37 @@ def reporting_api_ndjson(
     ``Received`` lacks the ``Z`` (still UTC).
     """
     lines = []
-    for record in _records(world, since, until, lambda n: n % 3 != 2):
+    for record in _records(world, since, until, lambda t, n: iso7(t, zulu=n % 3 != 2)):
         text = json.dumps(record, ensure_ascii=True, sort_keys=True, separators=(",", ":"))
         lines.append(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
     return "\n".join(lines) + "\n"
+
+
+def _json_date(t: int, offset: bool) -> str:
+    """``/Date(1795424324011)/``: UTC milliseconds since 1970, as OData verbose JSON writes
+    times (``/Date(...+0000)/`` with the offset some services add)."""
+    milliseconds = t // 10_000
+    return f"/Date({milliseconds}+0000)/" if offset else f"/Date({milliseconds})/"
+
+
+@writer("reporting_api_odata_verbose")
+def reporting_api_odata_verbose(
+    world: World, since: datetime | None = None, until: datetime | None = None
+) -> str:
+    """One verbose OData page (``{"d": {"results": [...]}}``, as an older client or SIEM
+    collector asks for with ``Accept: application/json;odata=verbose``) of the records
+    received in [since, until): each with its ``__metadata``, its times as ``/Date(ms)/``
+    (to the millisecond; every third one with ``+0000``)."""
+    records = _records(
+        world,
+        since,
+        until,
+        lambda t, n: _json_date(t, offset=n % 3 == 2),
+        lambda t: _json_date(t, offset=False),
+    )
+    results = []
+    for n, record in enumerate(records):
+        entry = f"{SERVICE}/MessageTrace({n})"
+        metadata = {"id": entry, "uri": entry, "type": "TenantReporting.MessageTrace"}
+        results.append({"__metadata": metadata, **record})
+    return json.dumps({"d": {"results": results}}, ensure_ascii=False, separators=(",", ":")) + "\n"

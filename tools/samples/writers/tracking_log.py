@@ -64,8 +64,9 @@ def _fields(
     }
 
 
-def _submitted(log: _Log, t: int, shared: dict[str, str]) -> None:
-    """A mailbox of the server submits a message: NOTIFYMAPI, RECEIVE, SUBMIT, SMTP RECEIVE."""
+def _submitted(log: _Log, t: int, shared: dict[str, str], no_shadow: bool = False) -> None:
+    """A mailbox of the server submits a message: NOTIFYMAPI, RECEIVE, SUBMIT, SMTP RECEIVE
+    (then HAREDIRECTFAIL when ``no_shadow``)."""
     onprem, rng = log.world.scenario.onprem, log.rng
     mailbox = guid(rng)
     context = (
@@ -115,6 +116,18 @@ def _submitted(log: _Log, t: int, shared: dict[str, str]) -> None:
         recipient_status="To",
         custom_data=log.database(),
     )
+    if no_shadow:
+        # Shadow redundancy: the server keeps a copy of every message it receives on another
+        # server until the next hop has it; with none to take it, it logs HAREDIRECTFAIL. The
+        # message itself goes on (the event says nothing of its delivery).
+        log.add(
+            t + seconds(0.23),
+            **shared,
+            server_hostname=onprem.server,
+            source_context="No suitable shadow servers",
+            source="SMTP",
+            event_id="HAREDIRECTFAIL",
+        )
 
 
 def _smtp(
@@ -221,7 +234,7 @@ def _log_message(log: _Log, record: OnPremMessage) -> None:
             "original_client_ip": sender.client_ip,
         }
         start = ticks_of(record.submitted) if record.submitted else 0
-        _submitted(log, start, shared)
+        _submitted(log, start, shared, no_shadow=record.no_shadow)
         _delivered(log, start + seconds(record.delivered_after), shared)
         return
     recipient = online.recipients[0].address
@@ -251,18 +264,25 @@ def _log_message(log: _Log, record: OnPremMessage) -> None:
     _delivered(log, arrived + seconds(record.delivered_after), shared)
 
 
-def tracking_rows(world: World) -> list[list[str]]:
-    """The on-premises server's rows in time order, each a value per ``MSGTRK_FIELDS``."""
+def tracking_rows(
+    world: World, since: int | None = None, until: int | None = None
+) -> list[list[str]]:
+    """The on-premises server's rows in time order, each a value per ``MSGTRK_FIELDS``; those
+    logged in [since, until) when given (ticks)."""
     rng = random.Random(world.scenario.onprem.seed)
     log = _Log(world, rng, log_id=guid(rng))
     for record in world.scenario.onprem.message:
         _log_message(log, record)
-    return [row for _, row in sorted(log.rows, key=lambda item: item[0])]
+    first = world.scenario.start if since is None else since
+    end = world.scenario.end if until is None else until
+    rows = sorted(log.rows, key=lambda item: item[0])
+    return [row for t, row in rows if first <= t < end]
 
 
 @writer("exchange_tracking_log")
-def exchange_tracking_log(world: World, opened: datetime) -> str:
-    """The log opened at ``opened``: its # header lines, then its rows."""
+def exchange_tracking_log(world: World, opened: datetime, until: datetime) -> str:
+    """The log opened at ``opened``: its # header lines, then the rows written before
+    ``until``, while it was the server's current log."""
     onprem = world.scenario.onprem
     header = [
         "#Software: Microsoft Exchange Server",
@@ -271,4 +291,18 @@ def exchange_tracking_log(world: World, opened: datetime) -> str:
         f"#Date: {iso3(ticks_of(opened))}",
         "#Fields: " + ",".join(MSGTRK_FIELDS),
     ]
-    return "\r\n".join(header) + "\r\n" + csv_text(tracking_rows(world), quote_all=False)
+    rows = tracking_rows(world, ticks_of(opened), ticks_of(until))
+    return "\r\n".join(header) + "\r\n" + csv_text(rows, quote_all=False)
+
+
+@writer("exchange_tracking_rows")
+def exchange_tracking_rows(
+    world: World, since: datetime | None = None, until: datetime | None = None
+) -> str:
+    """The server's rows from ``since`` to before ``until`` (default: all of them) as a log
+    shipper forwards them to a SIEM: one row a line, LF line ends, without the # header block
+    (so only their 30 fields tell that they come from Exchange 2016/2019)."""
+    rows = tracking_rows(
+        world, ticks_of(since) if since else None, ticks_of(until) if until else None
+    )
+    return csv_text(rows, quote_all=False, line_end="\n")
