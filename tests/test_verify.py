@@ -285,3 +285,24 @@ def test_inputs_read_from_an_archive_are_checked_by_their_members(tmp_path):
     missing = run(tmp_path / "case", "--inputs", tmp_path / "other.zip")
     assert missing.exit_code == 1
     assert "is missing: no given file has its content" in missing.output
+
+
+def test_a_file_mixing_defender_streaming_tables_verifies(tmp_path):
+    # the manifest records each table's format, comma-separated
+    samples = Path(__file__).resolve().parent.parent / "samples"
+    mixed = tmp_path / "eventhub.ndjson"
+    mixed.write_bytes(
+        (samples / "defender_streaming_url_info_utf8.ndjson").read_bytes().rstrip(b"\n")
+        + b"\n"
+        + (samples / "defender_streaming_url_clicks_utf8.ndjson").read_bytes()
+    )
+    ingest_into_case([mixed], tmp_path / "case")
+    [record] = json.loads((tmp_path / "case" / "manifest.json").read_text())["inputs"]
+    assert "," in record["format"]
+    held = run(tmp_path / "case")
+    assert held.exit_code == 0, held.output
+
+    manifest = manifest_of(tmp_path / "case")
+    manifest["inputs"][0]["format"] = record["format"] + ", no_such_format"
+    save(tmp_path / "case", manifest)
+    assert "has an unknown format" in run(tmp_path / "case").output

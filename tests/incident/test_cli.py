@@ -22,7 +22,7 @@ def invoke(*args: str):
 def test_summary_json_leads_with_the_victim_and_is_byte_identical_twice():
     first = invoke("summary", str(SAMPLES), "--json")
     assert first.exit_code == 0, first.output
-    data = json.loads(first.output)
+    data = json.loads(first.stdout)
     assert data["mailboxes"][0]["address"] == "victim@contoso.com"
     assert data["timeline"][0]["rule"] == "phish-detected"
     assert any(
@@ -31,7 +31,7 @@ def test_summary_json_leads_with_the_victim_and_is_byte_identical_twice():
     )
     times = [e["time"] for e in data["timeline"]]
     assert all(ISO.fullmatch(t) for t in times)
-    assert invoke("summary", str(SAMPLES), "--json").output == first.output
+    assert invoke("summary", str(SAMPLES), "--json").stdout == first.stdout
 
 
 def test_summary_text_in_a_display_zone():
@@ -56,10 +56,10 @@ def test_mailbox_text_and_an_unknown_address():
 def test_iocs_csv_and_json():
     result = invoke("iocs", str(SAMPLES), "--csv")
     assert result.exit_code == 0
-    lines = result.output.splitlines()
+    lines = result.stdout.splitlines()
     assert lines[0].startswith('"type","value","first_seen"')
     assert any(line.startswith('"domain","c0ntoso.com",') for line in lines)
-    data = json.loads(invoke("iocs", str(SAMPLES), "--json").output)
+    data = json.loads(invoke("iocs", str(SAMPLES), "--json").stdout)
     assert {"ip", "203.0.113.66"} <= {
         v for i in data["indicators"] for v in (i["type"], i["value"])
     }
