@@ -151,9 +151,7 @@ def test_the_full_report_prints_in_few_pages(samples_report, open_report):
     # the findings and the evidence are whole
     assert page.locator("#findings article.finding").count() == findings
     assert page.locator("#evidence table.inputs tbody tr").count() == inputs
-    assert all(
-        page.locator(f"#findings article.finding >> nth={n}").is_visible() for n in (0, -1)
-    )
+    assert all(page.locator(f"#findings article.finding >> nth={n}").is_visible() for n in (0, -1))
     assert _pdf_pages(page, SCREENSHOTS / "print-full-report.pdf") <= SAMPLES_REPORT_PAGES
 
 
